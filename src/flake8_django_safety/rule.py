@@ -1,0 +1,179 @@
+"""The rule base class and the values rules produce.
+
+A rule is a libcst batchable visitor that only observes: it calls
+:meth:`Rule.report` with the node the user has to change and, where it can,
+a :class:`Fix`. It never builds flake8 tuples, reads configuration files or
+writes files; the engine and its adapters do that.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import libcst as cst
+
+from flake8_django_safety.imports import ImportTracker
+
+if TYPE_CHECKING:
+    from flake8_django_safety.prefilter import SourceText
+    from flake8_django_safety.settings import Settings
+
+
+class Safety(enum.Enum):
+    """How far a fix may be trusted."""
+
+    #: Keeps behaviour; applied by default.
+    SAFE = "safe"
+    #: Changes behaviour on purpose; applied only with ``--unsafe-fixes``.
+    UNSAFE = "unsafe"
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """An import a fix needs: ``from module import obj`` or ``import module``."""
+
+    module: str
+    obj: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Fix:
+    """A replacement of one node of the parsed module, plus the imports it needs.
+
+    ``replacement`` may be a ``cst.FlattenSentinel`` to insert statements around
+    a statement. Fixes refer to nodes of one parse and are meaningless outside it.
+    """
+
+    title: str
+    safety: Safety
+    node: cst.CSTNode = field(repr=False)
+    replacement: cst.CSTNode | cst.FlattenSentinel[Any] = field(repr=False)
+    imports: tuple[ImportRequest, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Finding:
+    """What a rule reports, before the engine turns node positions into lines."""
+
+    code: str
+    message: str
+    node: cst.CSTNode = field(repr=False)
+    fix: Fix | None = None
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A finding located in the source: 1-based line, 0-based column."""
+
+    code: str
+    message: str
+    line: int
+    column: int
+    fix: Fix | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class FileContext:
+    """What a rule may know about the file it visits."""
+
+    filename: str
+    module: cst.Module
+    settings: Settings
+    imports: ImportTracker
+
+    def code_for(self, node: cst.CSTNode, limit: int = 60) -> str:
+        """Source text of ``node`` on one line, shortened to ``limit`` characters."""
+        text = " ".join(self.module.code_for_node(node).split())
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class RuleFailed(Exception):
+    """Raised by the engine when a rule raised while visiting a file."""
+
+    def __init__(self, code: str, error: BaseException) -> None:
+        super().__init__(f"{code} failed on this file: {type(error).__name__}: {error}")
+        self.code = code
+        self.error = error
+
+
+_REGISTRY: dict[str, type[Rule]] = {}
+
+
+class Rule(cst.BatchableCSTVisitor):
+    """Base class of every rule; subclassing registers the rule by its code.
+
+    Subclasses set the class attributes below, document themselves in the class
+    docstring (the user documentation, see ``docs.py``) and implement libcst
+    ``visit_*``/``leave_*`` methods that call :meth:`report`.
+    """
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    message: ClassVar[str]
+    fix_safety: ClassVar[Safety | None] = None
+    default_enabled: ClassVar[bool] = True
+    #: Names of the ``Settings`` fields this rule reads (documented under Options).
+    options: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        code = cls.__dict__.get("code")
+        if code is None:
+            return
+        if code in _REGISTRY:
+            raise ValueError(f"rule code {code} is registered twice")
+        _REGISTRY[code] = cls
+
+    def __init__(self, context: FileContext) -> None:
+        super().__init__()
+        self.context = context
+        self.settings = context.settings
+        self.findings: list[Finding] = []
+        self.failure: BaseException | None = None
+
+    # -- cheap checks the engine runs before it parses anything ---------------
+
+    @classmethod
+    def applies_to_file(cls, filename: str, settings: Settings) -> bool:
+        """Whether files of this name are in scope (tests, migrations ...)."""
+        return True
+
+    @classmethod
+    def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
+        """Whether the raw text may hold a finding; False means never parse for us."""
+        return True
+
+    # -- reporting ------------------------------------------------------------
+
+    def report(self, node: cst.CSTNode, message: str, fix: Fix | None = None) -> None:
+        """Report ``message`` on ``node`` (the expression the user has to change)."""
+        self.findings.append(Finding(self.code, message, node, fix))
+
+    # -- fault isolation ------------------------------------------------------
+
+    def get_visitors(self) -> Mapping[str, Callable[..., Any]]:
+        """libcst's visitor table, each method guarded so a failure stays ours."""
+        return {
+            name: functools.partial(self._guarded, method)
+            for name, method in super().get_visitors().items()
+        }
+
+    def _guarded(self, method: Callable[..., Any], *args: Any) -> Any:
+        if self.failure is not None:
+            return None
+        try:
+            return method(*args)
+        except Exception as error:  # noqa: BLE001 - contained and reported as DJS000
+            self.failure = error
+            return None
+
+
+def registered_rules() -> dict[str, type[Rule]]:
+    """All rules by code, in code order."""
+    import flake8_django_safety.rules  # noqa: F401 - registers the rules
+
+    return dict(sorted(_REGISTRY.items()))

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from flake8_django_safety.prefilter import SourceText
+from flake8_django_safety.rule import FileContext
+from flake8_django_safety.secretlike import SecretLike, SecretRule, segments
+from flake8_django_safety.settings import Settings
+
+_FAST_HASHES = frozenset(
+    f"hashlib.{name}"
+    for name in (
+        "md5", "sha1", "sha224", "sha256", "sha384", "sha512",
+        "sha3_224", "sha3_256", "sha3_384", "sha3_512", "blake2b", "blake2s", "new",
+    )
+)  # fmt: skip
+#: Secrets a person chooses or reads off a device: few enough to enumerate.
+_LOW_ENTROPY = frozenset({"password", "passwd", "pwd", "pin", "otp", "totp", "hotp"})
+
+
+class UnkeyedHashOfSecret(SecretRule):
+    """
+    ## What it does
+    Flags a fast unkeyed hash (`hashlib.sha256()`, `sha1()`, `md5()`,
+    `sha512()`, `blake2b()`, `hashlib.new()` and the rest of the family, also
+    imported bare) applied to a secret-like value, directly (through
+    `.encode()`, `force_bytes()`, `str()`, f-strings or concatenation) or fed
+    to the hash object through `.update(...)`.
+
+    ## Why is this bad?
+    Without a server-side key, anyone who can guess or obtain the token can
+    recompute the stored digest, and a leaked table of digests is a lookup
+    table: fast hashes of passwords, PINs and one-time codes are brute-forced
+    in seconds. A keyed digest (`salted_hmac()`) cannot be recomputed without
+    the server's key; low-entropy secrets need a slow, salted password hash.
+
+    ## Known problems
+    Hashes of `SECRET_KEY`-like values (`secret_key`, `SECRET_KEY`) are left
+    alone: they derive key material from the server's key, which is what a
+    keyed digest does. HMAC output (`hmac.new(...).hexdigest()`) fed to a hash
+    is already keyed and is not reported.
+
+    ## Example
+    ```python
+    import hashlib
+
+    from shop.models import ApiKey
+
+
+    def store_api_key(user, raw_key_token):
+        digest = hashlib.sha256(raw_key_token.encode()).hexdigest()
+        return ApiKey.objects.create(user=user, digest=digest)
+    ```
+
+    ## Use instead
+    ```python
+    from django.utils.crypto import salted_hmac
+
+    from shop.models import ApiKey
+
+
+    def store_api_key(user, raw_key_token):
+        digest = salted_hmac("shop.api-key", raw_key_token, algorithm="sha256").hexdigest()
+        return ApiKey.objects.create(user=user, digest=digest)
+    ```
+
+    For passwords, PINs and one-time codes use
+    `django.contrib.auth.hashers.make_password()` to store and
+    `check_password()` to verify.
+
+    ## Options
+    - `django-safety-secret-words`
+    - `django-safety-extend-secret-words`
+    - `django-safety-metadata-words`
+    - `django-safety-extend-metadata-words`
+    - `django-safety-test-patterns`
+
+    ## References
+    - [Django: `salted_hmac`](https://docs.djangoproject.com/en/stable/topics/signing/)
+    - [Django: password management, `make_password`](https://docs.djangoproject.com/en/stable/topics/auth/passwords/#manually-managing-a-user-s-password)
+    - [CWE-916: Use of Password Hash With Insufficient Computational Effort](https://cwe.mitre.org/data/definitions/916.html)
+    """
+
+    code = "DJS102"
+    name = "unkeyed-hash-of-secret"
+    message = "Unkeyed `{hash}` of secret-like `{operand}` can be recomputed by anyone who obtains it; use {suggestion}"
+    options = (
+        "secret_words",
+        "extend_secret_words",
+        "metadata_words",
+        "extend_metadata_words",
+        "test_patterns",
+    )
+
+    def __init__(self, context: FileContext) -> None:
+        super().__init__(context)
+        self.hash_objects: list[dict[str, str]] = [{}]
+
+    @classmethod
+    def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
+        return "hashlib" in text.text
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        super().visit_FunctionDef(node)
+        self.hash_objects.append({})
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        super().leave_FunctionDef(original_node)
+        self.hash_objects.pop()
+
+    def bound(self, name: str, value: cst.BaseExpression) -> None:
+        objects = self.hash_objects[-1]
+        if isinstance(value, cst.Call) and (hash_name := self._fast_hash(value)):
+            objects[name] = hash_name
+        else:
+            objects.pop(name, None)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        hash_name = self._fast_hash(node)
+        if hash_name is not None:
+            data = _data_argument(node, "hashlib.new" == hash_name)
+            label = f"{hash_name}()"
+        elif (
+            isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "update"
+            and isinstance(node.func.value, cst.Name)
+            and node.func.value.value in self.hash_objects[-1]
+            and node.args
+        ):
+            data = node.args[0].value
+            label = f"{self.hash_objects[-1][node.func.value.value]}().update()"
+        else:
+            return
+        if data is None:
+            return
+        found = self.secret(data, keyed=False)
+        if found is None or _is_key_material(found):
+            return
+        self.report(
+            node,
+            self.message.format(hash=label, operand=found.text, suggestion=_suggestion(found)),
+        )
+
+    def _fast_hash(self, call: cst.Call) -> str | None:
+        qualified = self.context.imports.qualify(call.func)
+        return qualified if qualified in _FAST_HASHES else None
+
+
+def _data_argument(call: cst.Call, named_constructor: bool) -> cst.BaseExpression | None:
+    """The data a hash constructor is seeded with (``hashlib.new(name, data)``)."""
+    position = 1 if named_constructor else 0
+    positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
+    if len(positional) > position:
+        return positional[position].value
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value in ("data", "string"):
+            return arg.value
+    return None
+
+
+def _is_key_material(found: SecretLike) -> bool:
+    """``settings.SECRET_KEY`` and friends: deriving a key from the key is keyed."""
+    parts = segments(found.text.rsplit(".", 1)[-1])
+    return "secret" in parts and "key" in parts
+
+
+def _suggestion(found: SecretLike) -> str:
+    if found.word in _LOW_ENTROPY:
+        return "`make_password()` to store and `check_password()` to verify"
+    return "`salted_hmac()`"

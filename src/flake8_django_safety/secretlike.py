@@ -1,0 +1,255 @@
+"""What counts as a secret-like value (RULES.md, DJS101), shared by DJS1xx rules."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import libcst as cst
+
+from flake8_django_safety.imports import ImportTracker
+from flake8_django_safety.rule import FileContext, Rule
+from flake8_django_safety.settings import Settings
+
+_SEGMENT = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+#: Calls that return their (single) argument's value in another type or case.
+_TRANSPARENT_METHODS = frozenset({"encode", "decode", "strip", "lower", "upper"})
+_TRANSPARENT_FUNCTIONS = frozenset(
+    {"str", "bytes", "force_bytes", "force_str", "smart_bytes", "smart_str"}
+)
+_ETAG_HEADERS = frozenset({"ifnonematch", "ifmatch", "httpifnonematch", "httpifmatch"})
+_DIGEST_METHODS = frozenset({"hexdigest", "digest"})
+_HMAC_CONSTRUCTORS = frozenset({"hmac.new", "hmac.HMAC"})
+_SIGNERS = frozenset({"django.core.signing.TimestampSigner", "django.core.signing.Signer"})
+
+
+def segments(identifier: str) -> list[str]:
+    """``XHubSignature256`` / ``HTTP_X_SIGNATURE`` split into lower-case words."""
+    return [match.group(0).lower() for match in _SEGMENT.finditer(identifier)]
+
+
+@dataclass(frozen=True)
+class SecretLike:
+    """Why an operand is secret-like: its source text and the word that decided."""
+
+    text: str
+    word: str
+
+
+class SecretJudge:
+    """Decides whether an expression is secret-like, per the settings' word lists."""
+
+    def __init__(self, context: FileContext) -> None:
+        self.context = context
+        self.imports: ImportTracker = context.imports
+        self._secret_words = context.settings.secret_segments
+        self._metadata_words = context.settings.metadata_segments
+        self._cache: dict[str, str | None] = {}
+
+    # -- identifiers ------------------------------------------------------------
+
+    def secret_word(self, identifier: str) -> str | None:
+        """The secret segment of ``identifier``, unless a metadata segment vetoes it."""
+        if identifier in self._cache:
+            return self._cache[identifier]
+        found = self._secret_word(segments(identifier))
+        self._cache[identifier] = found
+        return found
+
+    def _secret_word(self, parts: list[str]) -> str | None:
+        if not parts or parts[0] in ("is", "has"):
+            return None
+        if any(part in self._metadata_words for part in parts):
+            return None
+        for part in parts:
+            if part in self._secret_words:
+                return part
+        for first, second in zip(parts, parts[1:]):
+            if first + second in self._secret_words:
+                return first + second
+        return None
+
+    # -- expressions ------------------------------------------------------------
+
+    def judge(
+        self,
+        node: cst.BaseExpression,
+        bound: dict[str, SecretLike] | None = None,
+        *,
+        keyed: bool = True,
+    ) -> SecretLike | None:
+        """The reason ``node`` is secret-like, or None.
+
+        ``bound`` maps local names to the secret-like values they were bound to;
+        ``keyed`` counts keyed digests and signed tokens (HMAC output) as secrets.
+        """
+        node = unwrap(node, self.imports)
+        text = self.context.code_for(node)
+        if isinstance(node, cst.Name):
+            word = self.secret_word(node.value)
+            if word is not None:
+                return SecretLike(text, word)
+            if bound is not None and node.value in bound:
+                return SecretLike(text, bound[node.value].word)
+            return None
+        if isinstance(node, cst.Attribute):
+            word = self.secret_word(node.attr.value)
+            return SecretLike(text, word) if word else None
+        key = string_key(node)
+        if key is not None:
+            word = self.secret_word(key)
+            return SecretLike(text, word) if word else None
+        if isinstance(node, cst.Call):
+            if keyed and self.is_keyed_digest(node):
+                return SecretLike(text, "hmac")
+            return None
+        if isinstance(node, cst.FormattedString):
+            for part in node.parts:
+                if isinstance(part, cst.FormattedStringExpression):
+                    found = self.judge(part.expression, bound, keyed=keyed)
+                    if found is not None:
+                        return SecretLike(text, found.word)
+            return None
+        if isinstance(node, cst.ConcatenatedString):
+            return self._first(text, (node.left, node.right), bound, keyed)
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
+            return self._first(text, (node.left, node.right), bound, keyed)
+        return None
+
+    def _first(
+        self,
+        text: str,
+        parts: tuple[cst.BaseExpression, ...],
+        bound: dict[str, SecretLike] | None,
+        keyed: bool,
+    ) -> SecretLike | None:
+        for part in parts:
+            found = self.judge(part, bound, keyed=keyed)
+            if found is not None:
+                return SecretLike(text, found.word)
+        return None
+
+    def is_keyed_digest(self, call: cst.Call) -> bool:
+        """``hmac.new(...).hexdigest()``, ``salted_hmac(...)``, ``make_token()``, signing."""
+        func = call.func
+        if isinstance(func, cst.Attribute):
+            if func.attr.value == "make_token":
+                return True
+            if isinstance(func.value, cst.Call):
+                inner = self._callee(func.value)
+                if func.attr.value in _DIGEST_METHODS and (
+                    inner in _HMAC_CONSTRUCTORS or inner.endswith("salted_hmac")
+                ):
+                    return True
+                if func.attr.value == "sign" and inner in _SIGNERS:
+                    return True
+        callee = self._callee(call)
+        return callee in ("hmac.digest", "django.core.signing.dumps") or callee.endswith(
+            ("salted_hmac", "make_token")
+        )
+
+    def _callee(self, call: cst.Call) -> str:
+        qualified = self.imports.qualify(call.func)
+        if qualified is not None:
+            return qualified
+        return call.func.value if isinstance(call.func, cst.Name) else ""
+
+    def is_etag_header(self, node: cst.BaseExpression) -> bool:
+        key = string_key(unwrap(node, self.imports))
+        return key is not None and re.sub(r"[-_ ]", "", key.lower()) in _ETAG_HEADERS
+
+
+def unwrap(node: cst.BaseExpression, imports: ImportTracker) -> cst.BaseExpression:
+    """Strip ``.encode()``, ``force_bytes()``, ``str()`` and similar conversions."""
+    while isinstance(node, cst.Call):
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _TRANSPARENT_METHODS:
+            node = func.value
+            continue
+        name = imports.qualify(func) or (func.value if isinstance(func, cst.Name) else "")
+        if name.rsplit(".", 1)[-1] in _TRANSPARENT_FUNCTIONS and len(node.args) >= 1:
+            node = node.args[0].value
+            continue
+        break
+    return node
+
+
+def string_key(node: cst.BaseExpression) -> str | None:
+    """The literal key of ``x["key"]`` or ``x.get("key", ...)``."""
+    key: cst.BaseExpression | None = None
+    if isinstance(node, cst.Subscript) and len(node.slice) == 1:
+        element = node.slice[0].slice
+        if isinstance(element, cst.Index):
+            key = element.value
+    elif (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "get"
+        and node.args
+        and node.args[0].keyword is None
+    ):
+        key = node.args[0].value
+    if isinstance(key, cst.SimpleString):
+        value = literal_value(key)
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        return value if isinstance(value, str) else None
+    return None
+
+
+def literal_value(node: cst.SimpleString) -> Any:
+    """The value of a string literal, or None when libcst cannot evaluate it."""
+    try:
+        return node.evaluated_value
+    except Exception:  # noqa: BLE001 - odd prefixes or escapes: treat as unknown
+        return None
+
+
+class SecretRule(Rule):
+    """Base of the DJS1xx rules: tracks names bound to secret-like values per function."""
+
+    def __init__(self, context: FileContext) -> None:
+        super().__init__(context)
+        self.judge = SecretJudge(context)
+        self.scopes: list[dict[str, SecretLike]] = [{}]
+        self.functions: list[str] = []
+
+    @classmethod
+    def applies_to_file(cls, filename: str, settings: Settings) -> bool:
+        return not settings.is_test_file(filename)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.scopes.append({})
+        self.functions.append(node.name.value)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.scopes.pop()
+        self.functions.pop()
+
+    def leave_Assign(self, original_node: cst.Assign) -> None:
+        if len(original_node.targets) == 1:
+            self._bind(original_node.targets[0].target, original_node.value)
+
+    def leave_AnnAssign(self, original_node: cst.AnnAssign) -> None:
+        if original_node.value is not None:
+            self._bind(original_node.target, original_node.value)
+
+    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        if not isinstance(target, cst.Name):
+            return
+        scope = self.scopes[-1]
+        found = self.judge.judge(value, scope)
+        if found is not None:
+            scope[target.value] = found
+        else:
+            scope.pop(target.value, None)
+        self.bound(target.value, value)
+
+    def bound(self, name: str, value: cst.BaseExpression) -> None:
+        """Hook: ``name`` was just bound to ``value`` in the current function."""
+
+    def secret(self, node: cst.BaseExpression, *, keyed: bool = True) -> SecretLike | None:
+        """Whether ``node`` is secret-like here, including names bound to secrets."""
+        return self.judge.judge(node, self.scopes[-1], keyed=keyed)

@@ -1,0 +1,153 @@
+"""The configuration schema, shared by the flake8 plugin, the fixer and the codemod.
+
+Each field of :class:`Settings` is one flake8 option named
+``--django-safety-<field with dashes>`` (readable from ``setup.cfg``,
+``tox.ini`` and ``.flake8``). The fixer CLI and the codemod read the same keys
+through flake8's own configuration loading, so a project configures once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+OPTION_PREFIX = "django-safety-"
+
+DEFAULT_SECRET_WORDS = (
+    "token", "secret", "signature", "sig", "hmac", "mac", "apikey", "api_key",
+    "password", "passwd", "pwd", "otp", "nonce", "csrf", "totp", "hotp", "pin",
+)  # fmt: skip
+
+DEFAULT_METADATA_WORDS = (
+    "type", "name", "id", "count", "len", "length", "size", "expires", "expiry",
+    "expiration", "created", "date", "time", "timestamp", "url", "prefix", "etag",
+    "field", "header", "param", "kind", "format", "version", "scope", "status",
+    "label", "algorithm", "alg", "method", "index", "ttl", "source", "owner", "user",
+    # Not in RULES.md: ``mac_address`` / ``mac_addr`` are network data, not a MAC.
+    "address", "addr",
+)  # fmt: skip
+
+DEFAULT_TEST_PATTERNS = ("test_*.py", "*_test.py", "tests.py", "conftest.py", "tests/")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every option of the plugin, with its default."""
+
+    secret_words: tuple[str, ...] = dataclasses.field(
+        default=DEFAULT_SECRET_WORDS,
+        metadata={
+            "help": "Identifier segments that make a name secret-like (replaces the default list).",
+            "metavar": "WORDS",
+        },
+    )
+    extend_secret_words: tuple[str, ...] = dataclasses.field(
+        default=(),
+        metadata={
+            "help": "More identifier segments that make a name secret-like.",
+            "metavar": "WORDS",
+        },
+    )
+    metadata_words: tuple[str, ...] = dataclasses.field(
+        default=DEFAULT_METADATA_WORDS,
+        metadata={
+            "help": "Identifier segments that mark a name as metadata about a secret "
+            "(``token_type``), never the secret itself (replaces the default list).",
+            "metavar": "WORDS",
+        },
+    )
+    extend_metadata_words: tuple[str, ...] = dataclasses.field(
+        default=(),
+        metadata={"help": "More metadata segments.", "metavar": "WORDS"},
+    )
+    test_patterns: tuple[str, ...] = dataclasses.field(
+        default=DEFAULT_TEST_PATTERNS,
+        metadata={
+            "help": "Files treated as test modules, where DJS101 stays silent: "
+            "file-name globs, and folder names ending in '/'. Empty to lint tests too.",
+            "metavar": "PATTERNS",
+        },
+    )
+
+    # -- derived values ---------------------------------------------------------
+
+    @cached_property
+    def secret_segments(self) -> frozenset[str]:
+        return _normalise(self.secret_words + self.extend_secret_words)
+
+    @cached_property
+    def metadata_segments(self) -> frozenset[str]:
+        return _normalise(self.metadata_words + self.extend_metadata_words)
+
+    @cached_property
+    def secret_substrings(self) -> tuple[str, ...]:
+        """Lower-case spellings of the secret words as raw text may hold them."""
+        words = {word.lower() for word in self.secret_words + self.extend_secret_words}
+        spellings = words | {w.replace("_", "") for w in words} | {w.replace("_", "-") for w in words}
+        return tuple(sorted(spellings))
+
+    def is_test_file(self, filename: str) -> bool:
+        parts = filename.replace("\\", "/").split("/")
+        base = parts[-1]
+        for pattern in self.test_patterns:
+            if pattern.endswith("/"):
+                if pattern.rstrip("/") in parts[:-1]:
+                    return True
+            elif fnmatch.fnmatchcase(base, pattern):
+                return True
+        return False
+
+    # -- construction -----------------------------------------------------------
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        """Build from ``{field: value}``; strings are split on commas."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in values.items():
+            name = key.replace("-", "_")
+            if name.startswith(OPTION_PREFIX.replace("-", "_")):
+                name = name[len(OPTION_PREFIX) :]
+            if name not in known:
+                raise ValueError(f"unknown option {key!r}")
+            kwargs[name] = _as_tuple(value)
+        return cls(**kwargs)
+
+    @classmethod
+    def from_options(cls, options: argparse.Namespace) -> Settings:
+        """Build from flake8's parsed options (unset options keep their defaults)."""
+        values = {}
+        for f in dataclasses.fields(cls):
+            value = getattr(options, option_dest(f.name), None)
+            if value is not None:
+                values[f.name] = value
+        return cls.from_mapping(values)
+
+
+def option_dest(field_name: str) -> str:
+    """The argparse destination of a settings field."""
+    return f"{OPTION_PREFIX.replace('-', '_')}{field_name}"
+
+
+def option_flag(field_name: str) -> str:
+    """The command-line flag of a settings field."""
+    return f"--{OPTION_PREFIX}{field_name.replace('_', '-')}"
+
+
+def option_fields() -> tuple[dataclasses.Field[Any], ...]:
+    return dataclasses.fields(Settings)
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = value.split(",")
+    return tuple(item.strip() for item in value if item and item.strip())
+
+
+def _normalise(words: Iterable[str]) -> frozenset[str]:
+    return frozenset(word.lower().replace("_", "").replace("-", "") for word in words)
