@@ -6,6 +6,9 @@ The flake8 plugin, the fixer CLI and the libcst codemod all go through
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
 from collections.abc import Iterable, Sequence
 
 import libcst as cst
@@ -23,8 +26,17 @@ class ParseFailure(Exception):
     """The file cannot be parsed by libcst (syntax error, bad encoding, too deep)."""
 
 
-def parse(source: str | bytes) -> cst.Module:
-    """Parse ``source``; bytes keep their encoding, BOM and line endings."""
+def parse(source: str | bytes, *, checked: bool = False) -> cst.Module:
+    """Parse ``source``; bytes keep their encoding, BOM and line endings.
+
+    libcst's native parser overflows the C stack (the process dies) on a few
+    thousand nested brackets or operators. CPython's own parser rejects such
+    input safely, so ``checked=True`` (flake8 has already compiled the file)
+    parses directly; otherwise input CPython rejects — newer syntax or garbage —
+    is first tried by libcst in a child process.
+    """
+    if not checked and not _python_accepts(source) and not _libcst_survives(source):
+        raise ParseFailure("too deeply nested or not Python")
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as error:
@@ -35,6 +47,33 @@ def parse(source: str | bytes) -> cst.Module:
         raise ParseFailure("too deeply nested to parse") from None
     except Exception as error:  # noqa: BLE001 - libcst's native parser raises plain errors
         raise ParseFailure(f"{type(error).__name__}: {error}") from None
+
+
+def _python_accepts(source: str | bytes) -> bool:
+    try:
+        ast.parse(source)
+    except Exception:  # noqa: BLE001 - SyntaxError, RecursionError, MemoryError, ValueError
+        return False
+    return True
+
+
+_PROBE = "import sys, libcst; libcst.parse_module(sys.stdin.buffer.read())"
+
+
+def _libcst_survives(source: str | bytes) -> bool:
+    """Parse in a child process: a crash there costs a file, not the run."""
+    data = source.encode("utf-8") if isinstance(source, str) else source
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-c", _PROBE],
+            input=data,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return completed.returncode == 0 or b"Traceback" in completed.stderr
 
 
 class Engine:
@@ -54,13 +93,16 @@ class Engine:
             and rule.triggered_by(view, self.settings)
         ]
 
-    def lint_text(self, text: str, filename: str) -> list[Violation]:
-        """Lint source text; a file that does not parse yields nothing."""
+    def lint_text(self, text: str, filename: str, *, checked: bool = False) -> list[Violation]:
+        """Lint source text; a file that does not parse yields nothing.
+
+        ``checked``: CPython has already parsed this text (flake8 has).
+        """
         rules = self.rules_for(filename, text)
         if not rules:
             return []
         try:
-            module = parse(text)
+            module = parse(text, checked=checked)
         except ParseFailure:
             return []
         return self.lint_module(module, filename, rules)
@@ -81,9 +123,15 @@ class Engine:
         instances = [rule(context) for rule in rules]
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         try:
-            wrapper.visit_batched([tracker, *instances])
-        except (RecursionError, MemoryError) as error:
-            return [Violation(INTERNAL_ERROR, f"traversal failed on this file: {error!r}", 1, 0)]
+            return self._run(wrapper, tracker, instances)
+        except RecursionError:
+            # Too deep for libcst's recursive visitors: like a parse failure, silence.
+            return []
+
+    def _run(
+        self, wrapper: MetadataWrapper, tracker: ImportTracker, instances: list[Rule]
+    ) -> list[Violation]:
+        wrapper.visit_batched([tracker, *instances])
         violations: list[Violation] = []
         findings: list[Finding] = []
         for instance in instances:

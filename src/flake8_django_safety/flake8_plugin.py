@@ -58,7 +58,7 @@ class Plugin:
     def run(self) -> Iterator[tuple[int, int, str, type[Plugin]]]:
         if not self.engine.rules:
             return
-        for violation in self.engine.lint_text("".join(self.lines), self.filename):
+        for violation in self.engine.lint_text("".join(self.lines), self.filename, checked=True):
             yield violation.line, violation.column, f"{violation.code} {violation.message}", type(self)
 
 

@@ -119,10 +119,10 @@ class Rule(cst.BatchableCSTVisitor):
     #: Names of the ``Settings`` fields this rule reads (documented under Options).
     options: ClassVar[tuple[str, ...]] = ()
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         code = cls.__dict__.get("code")
-        if code is None:
+        if code is None or not register:
             return
         if code in _REGISTRY:
             raise ValueError(f"rule code {code} is registered twice")
@@ -167,6 +167,8 @@ class Rule(cst.BatchableCSTVisitor):
             return None
         try:
             return method(*args)
+        except RecursionError:
+            raise  # a tree too deep for libcst: the engine stays silent on the file
         except Exception as error:  # noqa: BLE001 - contained and reported as DJS000
             self.failure = error
             return None

@@ -88,13 +88,14 @@ class SecretJudge:
         node = unwrap(node, self.imports)
         text = self.context.code_for(node)
         if isinstance(node, cst.Name):
-            word = self.secret_word(node.value)
-            if word is not None:
-                return SecretLike(text, word)
             if bound is not None and node.value in bound:
                 return SecretLike(text, bound[node.value].word)
-            return None
+            # An upper-case module name is a constant: a sentinel or a choice.
+            word = None if _is_constant(node.value) else self.secret_word(node.value)
+            return SecretLike(text, word) if word else None
         if isinstance(node, cst.Attribute):
+            if _is_constant(node.attr.value) and not _through_settings(node):
+                return None  # ``Restriction.PASSWORD``, ``Type.TOTP``: choices, not secrets
             word = self.secret_word(node.attr.value)
             return SecretLike(text, word) if word else None
         key = string_key(node)
@@ -156,9 +157,63 @@ class SecretJudge:
             return qualified
         return call.func.value if isinstance(call.func, cst.Name) else ""
 
+    def is_metadata(self, node: cst.BaseExpression) -> bool:
+        """An operand named as metadata (``auth.type``, ``x["token_type"]``)."""
+        node = unwrap(node, self.imports)
+        identifier = _identifier(node)
+        return identifier is not None and any(
+            part in self._metadata_words for part in segments(identifier)
+        )
+
     def is_etag_header(self, node: cst.BaseExpression) -> bool:
         key = string_key(unwrap(node, self.imports))
         return key is not None and re.sub(r"[-_ ]", "", key.lower()) in _ETAG_HEADERS
+
+
+#: Words that tell a confirmation field from the field it confirms.
+_CONFIRMATION_WORDS = frozenset(
+    {"repeat", "repeated", "confirm", "confirmation", "confirmed", "again", "retype",
+     "verify", "verification", "check", "new", "old"}
+)  # fmt: skip
+
+
+def confirmation_pair(
+    left: cst.BaseExpression, right: cst.BaseExpression, imports: ImportTracker
+) -> bool:
+    """``password1`` / ``password2``, ``new_pw`` / ``new_pw_repeat``: a value and its retyping."""
+    names = [_identifier(unwrap(node, imports)) for node in (left, right)]
+    if None in names or names[0] == names[1]:
+        return False
+    stems = [
+        [p for p in segments(name) if not p.isdigit() and p not in _CONFIRMATION_WORDS]
+        for name in names
+        if name is not None
+    ]
+    return bool(stems[0]) and stems[0] == stems[1]
+
+
+def _identifier(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return node.attr.value
+    return string_key(node)
+
+
+def _is_constant(identifier: str) -> bool:
+    return identifier.isupper() and any(c.isalpha() for c in identifier)
+
+
+def _through_settings(node: cst.Attribute) -> bool:
+    """``settings.API_TOKEN``, ``app_settings.TOTP_CODE``, ``conf.SECRET``."""
+    base: cst.BaseExpression = node.value
+    while isinstance(base, cst.Attribute):
+        if "settings" in base.attr.value.lower():
+            return True
+        base = base.value
+    return isinstance(base, cst.Name) and (
+        "settings" in base.value.lower() or base.value.lower() in ("conf", "config")
+    )
 
 
 def unwrap(node: cst.BaseExpression, imports: ImportTracker) -> cst.BaseExpression:

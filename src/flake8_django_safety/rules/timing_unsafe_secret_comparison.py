@@ -7,8 +7,8 @@ import libcst as cst
 import libcst.matchers as m
 
 from flake8_django_safety.prefilter import SourceText
-from flake8_django_safety.rule import Fix, ImportRequest, Safety
-from flake8_django_safety.secretlike import SecretLike, SecretRule, literal_value
+from flake8_django_safety.rule import FileContext, Fix, ImportRequest, Safety
+from flake8_django_safety.secretlike import SecretLike, SecretRule, confirmation_pair, literal_value
 from flake8_django_safety.settings import Settings
 
 _CONSTANT_TIME_COMPARE = "django.utils.crypto.constant_time_compare"
@@ -135,8 +135,32 @@ class TimingUnsafeSecretComparison(SecretRule):
                 position = lower.find(f"{name} = ", position + 1)
         return False
 
+    def __init__(self, context: FileContext) -> None:
+        super().__init__(context)
+        self.change_checks: set[int] = set()
+
+    def visit_If(self, node: cst.If) -> None:
+        # ``if stored != current: stored = current`` detects a change; nothing to guess.
+        test = node.test
+        if not (
+            isinstance(test, cst.Comparison)
+            and len(test.comparisons) == 1
+            and isinstance(test.comparisons[0].operator, cst.NotEqual)
+        ):
+            return
+        operands = {_as_lookup(self.context, test.left), _as_lookup(self.context, test.comparisons[0].comparator)}
+        for statement in node.body.body if isinstance(node.body, cst.IndentedBlock) else ():
+            for small in getattr(statement, "body", ()):
+                if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                    pair = {
+                        _as_lookup(self.context, small.targets[0].target),
+                        _as_lookup(self.context, small.value),
+                    }
+                    if pair == operands:
+                        self.change_checks.add(id(test))
+
     def visit_Comparison(self, node: cst.Comparison) -> None:
-        if _IDENTITY_METHODS.intersection(self.functions):
+        if _IDENTITY_METHODS.intersection(self.functions) or id(node) in self.change_checks:
             return
         operands = [node.left, *(target.comparator for target in node.comparisons)]
         unsafe: list[tuple[cst.BaseExpression, str, SecretLike]] = []
@@ -158,7 +182,15 @@ class TimingUnsafeSecretComparison(SecretRule):
     def _unsafe_pair(self, left: cst.BaseExpression, right: cst.BaseExpression) -> SecretLike | None:
         if self._silences(left) or self._silences(right):
             return None
-        return self.secret(left) or self.secret(right)
+        found_left, found_right = self.secret(left), self.secret(right)
+        if found_left and found_right:
+            if confirmation_pair(left, right, self.context.imports):
+                return None  # ``password1 != password2``: both typed by the same user
+        elif (found_left and self.judge.is_metadata(right)) or (
+            found_right and self.judge.is_metadata(left)
+        ):
+            return None  # ``auth.type == Type.TOTP``: metadata compared, not a secret
+        return found_left or found_right
 
     def _silences(self, node: cst.BaseExpression) -> bool:
         """An operand that makes the comparison leak nothing worth reporting."""
@@ -168,8 +200,8 @@ class TimingUnsafeSecretComparison(SecretRule):
             node = node.expression
         if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary)):
             return True
-        if isinstance(node, cst.SimpleString) and literal_value(node) in ("", b""):
-            return True
+        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)) and not _looks_random(node):
+            return True  # ``token == "is"``, ``csrf_token == "NOTPROVIDED"``: public words
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "len":
             return True
         return self.judge.is_etag_header(node)
@@ -198,6 +230,34 @@ class TimingUnsafeSecretComparison(SecretRule):
                 operator=cst.Not(), expression=call, lpar=node.lpar, rpar=node.rpar
             )
         return Fix("Use `constant_time_compare()`", Safety.SAFE, node, replacement, imports)
+
+
+def _looks_random(node: cst.BaseExpression) -> bool:
+    """A literal that could be a hard-coded secret: long, no spaces, letters and digits."""
+    if not isinstance(node, cst.SimpleString):
+        return False
+    value = literal_value(node)
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return (
+        isinstance(value, str)
+        and len(value) >= 16
+        and " " not in value
+        and any(c.isdigit() for c in value)
+        and any(c.isalpha() for c in value)
+    )
+
+
+def _as_lookup(context: FileContext, node: cst.BaseExpression) -> str:
+    """Source of ``node`` with ``x.get(k)`` spelled ``x[k]``, to match reads and writes."""
+    if (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "get"
+        and len(node.args) == 1
+    ):
+        return f"{context.code_for(node.func.value, 200)}[{context.code_for(node.args[0].value, 200)}]"
+    return context.code_for(node, 200)
 
 
 def _has_comment(operator: cst.CSTNode) -> bool:

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import libcst as cst
+import libcst.matchers as m
 
 from flake8_django_safety.prefilter import SourceText
-from flake8_django_safety.rule import FileContext
-from flake8_django_safety.secretlike import SecretLike, SecretRule, segments
+from flake8_django_safety.rule import FileContext, Finding
+from flake8_django_safety.secretlike import SecretLike, SecretRule, segments, unwrap
 from flake8_django_safety.settings import Settings
 
 _FAST_HASHES = frozenset(
@@ -95,6 +96,12 @@ class UnkeyedHashOfSecret(SecretRule):
     def __init__(self, context: FileContext) -> None:
         super().__init__(context)
         self.hash_objects: list[dict[str, str]] = [{}]
+        #: Per function: findings on digests bound to a name, held back until we know
+        #: whether the name keys an HMAC; and the names that do.
+        self.pending: list[list[tuple[str, Finding]]] = [[]]
+        self.hmac_keys: list[set[str]] = [set()]
+        self.hmac_key_nodes: set[int] = set()
+        self.assigning: str | None = None
 
     @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
@@ -103,10 +110,29 @@ class UnkeyedHashOfSecret(SecretRule):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         super().visit_FunctionDef(node)
         self.hash_objects.append({})
+        self.pending.append([])
+        self.hmac_keys.append(set())
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         super().leave_FunctionDef(original_node)
         self.hash_objects.pop()
+        self._flush(self.pending.pop(), self.hmac_keys.pop())
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        self._flush(self.pending[0], self.hmac_keys[0])
+
+    def _flush(self, pending: list[tuple[str, Finding]], keys: set[str]) -> None:
+        for name, finding in pending:
+            if name not in keys:  # a digest that keys an HMAC is key derivation
+                self.findings.append(finding)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        target = node.targets[0].target if len(node.targets) == 1 else None
+        self.assigning = target.value if isinstance(target, cst.Name) else None
+
+    def leave_Assign(self, original_node: cst.Assign) -> None:
+        super().leave_Assign(original_node)
+        self.assigning = None
 
     def bound(self, name: str, value: cst.BaseExpression) -> None:
         objects = self.hash_objects[-1]
@@ -116,6 +142,14 @@ class UnkeyedHashOfSecret(SecretRule):
             objects.pop(name, None)
 
     def visit_Call(self, node: cst.Call) -> None:
+        if self.context.imports.qualify(node.func) in ("hmac.new", "hmac.HMAC") and node.args:
+            key = node.args[0].value
+            if isinstance(key, cst.Name):
+                self.hmac_keys[-1].add(key.value)
+            for call in m.findall(key, m.Call()):
+                self.hmac_key_nodes.add(id(call))
+        if id(node) in self.hmac_key_nodes:
+            return
         hash_name = self._fast_hash(node)
         if hash_name is not None:
             data = _data_argument(node, "hashlib.new" == hash_name)
@@ -134,12 +168,13 @@ class UnkeyedHashOfSecret(SecretRule):
         if data is None:
             return
         found = self.secret(data, keyed=False)
-        if found is None or _is_key_material(found):
+        if found is None or _is_key_material(found) or _mixed_with_data(data, self):
             return
-        self.report(
-            node,
-            self.message.format(hash=label, operand=found.text, suggestion=_suggestion(found)),
-        )
+        message = self.message.format(hash=label, operand=found.text, suggestion=_suggestion(found))
+        if self.assigning is not None:
+            self.pending[-1].append((self.assigning, Finding(self.code, message, node)))
+        else:
+            self.report(node, message)
 
     def _fast_hash(self, call: cst.Call) -> str | None:
         qualified = self.context.imports.qualify(call.func)
@@ -156,6 +191,25 @@ def _data_argument(call: cst.Call, named_constructor: bool) -> cst.BaseExpressio
         if arg.keyword is not None and arg.keyword.value in ("data", "string"):
             return arg.value
     return None
+
+
+def _mixed_with_data(data: cst.BaseExpression, rule: UnkeyedHashOfSecret) -> bool:
+    """``md5(params + app.secret)``: a secret mixed with other data keys the digest.
+
+    That is a weak MAC, usually dictated by a provider's API, not an unkeyed hash
+    of the secret; literals alone (``f"{token}:"``) add no key.
+    """
+    parts: list[cst.CSTNode] = []
+    pending: list[cst.BaseExpression] = [unwrap(data, rule.context.imports)]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
+            pending += [unwrap(node.left, rule.context.imports), unwrap(node.right, rule.context.imports)]
+        elif isinstance(node, cst.FormattedString):
+            parts += [p.expression for p in node.parts if isinstance(p, cst.FormattedStringExpression)]
+        elif not isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+            parts.append(node)
+    return len(parts) > 1
 
 
 def _is_key_material(found: SecretLike) -> bool:

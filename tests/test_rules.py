@@ -1,0 +1,103 @@
+"""Every rule against its fixture: reports where marked, silence everywhere else,
+and fix snapshots that parse and are stable."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from harness import FIXTURES, all_rules, engine_for, expectations
+
+from flake8_django_safety.docs import RuleDoc
+from flake8_django_safety.engine import Engine, parse
+from flake8_django_safety.fixer import admissible_fixes, fix_module
+from flake8_django_safety.rule import Rule, Safety, registered_rules
+
+CODES = list(registered_rules())
+
+
+def _fixture(code: str) -> str:
+    return (FIXTURES / f"{code}.py").read_text()
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_fixture_reports_exactly_the_marked_lines(code: str) -> None:
+    source = _fixture(code)
+    expected = expectations(source)
+    assert expected.reported, f"{code}.py marks no report: the fixture proves nothing"
+    violations = engine_for(source).lint_text(source, f"{code}.py")
+    got = Counter((v.line, v.code) for v in violations)
+    assert not [v for v in violations if v.code == "DJS000"], violations
+
+    missing = expected.reported - got
+    extra = got - expected.reported
+    assert not missing, f"not reported: {sorted(missing)}"
+    assert not extra, f"reported on lines not marked: {sorted(extra)}"
+    for (line, rule_code), columns in expected.columns.items():
+        found = {v.column + 1 for v in violations if (v.line, v.code) == (line, rule_code)}
+        assert columns <= found, f"line {line}: {rule_code} at columns {found}, expected {columns}"
+    still_missed = expected.missed - got
+    assert still_missed == expected.missed, "a '# missed:' gap is now reported: update the marker"
+
+
+def _snapshot_cases() -> list[tuple[str, Safety]]:
+    cases = []
+    for code, rule in registered_rules().items():
+        if rule.fix_safety is not None:
+            cases.append((code, Safety.SAFE))
+        if rule.fix_safety is Safety.UNSAFE:
+            cases.append((code, Safety.UNSAFE))
+    return cases
+
+
+@pytest.mark.parametrize(
+    ("code", "safety"),
+    _snapshot_cases(),
+    ids=[f"{c}-{s.value}" for c, s in _snapshot_cases()],
+)
+def test_fix_snapshot(code: str, safety: Safety, update_snapshots: bool) -> None:
+    rule = registered_rules()[code]
+    source = _fixture(code)
+    engine = engine_for(source, [rule])
+    unsafe = safety is Safety.UNSAFE
+    result = fix_module(engine, parse(source), f"{code}.py", unsafe=unsafe)
+    fixed = result.module.code
+    snapshot = FIXTURES / f"{code}{'.unsafe' if unsafe else ''}.fixed.py"
+    if update_snapshots:
+        snapshot.write_text(fixed)
+    assert snapshot.exists(), f"missing {snapshot.name}: run pytest --update-snapshots"
+    assert fixed == snapshot.read_text()
+    assert result.applied > 0, "the snapshot shows no fix at all"
+    assert result.converged
+
+    again = parse(fixed)
+    violations = engine.lint_module(again, f"{code}.py")
+    assert not list(admissible_fixes(violations, fixed, unsafe)), "fixable findings remain"
+    second = fix_module(engine, again, f"{code}.py", unsafe=unsafe)
+    assert second.module.code == fixed and second.applied == 0
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_docstring_examples(code: str) -> None:
+    rule = registered_rules()[code]
+    doc = RuleDoc.of(rule)
+    engine = Engine(all_rules())
+    examples = doc.code_blocks("Example")
+    assert examples, f"{code} has no Example"
+    for example in examples:
+        codes = {v.code for v in engine.lint_text(example, "views.py")}
+        assert codes == {code}, f"Example reports {codes or 'nothing'}"
+    for better in doc.code_blocks("Use instead"):
+        assert engine.lint_text(better, "views.py") == []
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_rule_attributes(code: str) -> None:
+    rule: type[Rule] = registered_rules()[code]
+    assert rule.name == rule.name.lower() and " " not in rule.name
+    assert not rule.name.startswith(("no-", "avoid-"))
+    assert rule.message[0].isupper() and not rule.message.endswith(".")
+    assert type(rule).__name__ != rule.name
+    camel = "".join(part.capitalize() for part in rule.name.split("-"))
+    assert rule.__name__.lower() == camel.lower()
+    assert rule.__module__.rsplit(".", 1)[-1] == rule.name.replace("-", "_")
