@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
@@ -36,6 +36,8 @@ class SecretLike:
 
     text: str
     word: str
+    #: A keyed digest or signed token: the server-computed side of a verification.
+    keyed: bool = False
 
 
 class SecretJudge:
@@ -89,12 +91,12 @@ class SecretJudge:
         text = self.context.code_for(node)
         if isinstance(node, cst.Name):
             if bound is not None and node.value in bound:
-                return SecretLike(text, bound[node.value].word)
+                return SecretLike(text, bound[node.value].word, bound[node.value].keyed)
             # An upper-case module name is a constant: a sentinel or a choice.
-            word = None if _is_constant(node.value) else self.secret_word(node.value)
+            word = None if is_constant(node.value) else self.secret_word(node.value)
             return SecretLike(text, word) if word else None
         if isinstance(node, cst.Attribute):
-            if _is_constant(node.attr.value) and not _through_settings(node):
+            if is_constant(node.attr.value) and not through_settings(node):
                 return None  # ``Restriction.PASSWORD``, ``Type.TOTP``: choices, not secrets
             word = self.secret_word(node.attr.value)
             return SecretLike(text, word) if word else None
@@ -104,14 +106,16 @@ class SecretJudge:
             return SecretLike(text, word) if word else None
         if isinstance(node, cst.Call):
             if keyed and self.is_keyed_digest(node):
-                return SecretLike(text, "hmac")
+                return SecretLike(text, "hmac", keyed=True)
+            if keyed and (word := self._computes_secret(node)):
+                return SecretLike(text, word, keyed=True)
             return None
         if isinstance(node, cst.FormattedString):
             for part in node.parts:
                 if isinstance(part, cst.FormattedStringExpression):
                     found = self.judge(part.expression, bound, keyed=keyed)
                     if found is not None:
-                        return SecretLike(text, found.word)
+                        return SecretLike(text, found.word, found.keyed)
             return None
         if isinstance(node, cst.ConcatenatedString):
             return self._first(text, (node.left, node.right), bound, keyed)
@@ -129,7 +133,7 @@ class SecretJudge:
         for part in parts:
             found = self.judge(part, bound, keyed=keyed)
             if found is not None:
-                return SecretLike(text, found.word)
+                return SecretLike(text, found.word, found.keyed)
         return None
 
     def is_keyed_digest(self, call: cst.Call) -> bool:
@@ -150,6 +154,15 @@ class SecretJudge:
         return callee in ("hmac.digest", "django.core.signing.dumps") or callee.endswith(
             ("salted_hmac", "make_token")
         )
+
+    def _computes_secret(self, call: cst.Call) -> str | None:
+        """``totp(key, step)``, ``self.token()``, ``get_token(request)``: the server's value."""
+        func = call.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+        if not isinstance(name, str) or name in _TRANSPARENT_FUNCTIONS:
+            return None
+        parts = [part for part in segments(name) if part not in ("get", "compute", "generate", "make", "calc", "calculate")]
+        return self._secret_word(parts) if parts else None
 
     def _callee(self, call: cst.Call) -> str:
         qualified = self.imports.qualify(call.func)
@@ -200,11 +213,11 @@ def _identifier(node: cst.BaseExpression) -> str | None:
     return string_key(node)
 
 
-def _is_constant(identifier: str) -> bool:
+def is_constant(identifier: str) -> bool:
     return identifier.isupper() and any(c.isalpha() for c in identifier)
 
 
-def _through_settings(node: cst.Attribute) -> bool:
+def through_settings(node: cst.Attribute) -> bool:
     """``settings.API_TOKEN``, ``app_settings.TOTP_CODE``, ``conf.SECRET``."""
     base: cst.BaseExpression = node.value
     while isinstance(base, cst.Attribute):
@@ -262,13 +275,27 @@ def literal_value(node: cst.SimpleString) -> Any:
         return None
 
 
+#: Names whose attributes and items are what the client sent.
+_REQUEST_ROOTS = frozenset({"request", "kwargs"})
+
+
+@dataclass
+class Scope:
+    """What one function has bound so far."""
+
+    secrets: dict[str, SecretLike] = field(default_factory=dict)
+    #: Locals bound to request data (``provided = request.GET["token"]``).
+    from_request: set[str] = field(default_factory=set)
+    parameters: frozenset[str] = frozenset()
+
+
 class SecretRule(Rule):
-    """Base of the DJS1xx rules: tracks names bound to secret-like values per function."""
+    """Base of the DJS1xx rules: tracks, per function, names bound to secrets and to request data."""
 
     def __init__(self, context: FileContext) -> None:
         super().__init__(context)
         self.judge = SecretJudge(context)
-        self.scopes: list[dict[str, SecretLike]] = [{}]
+        self.scopes: list[Scope] = [Scope()]
         self.functions: list[str] = []
 
     @classmethod
@@ -276,7 +303,12 @@ class SecretRule(Rule):
         return not settings.is_test_file(filename)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.scopes.append({})
+        params = node.params
+        names = [
+            param.name.value
+            for param in (*params.posonly_params, *params.params, *params.kwonly_params)
+        ]
+        self.scopes.append(Scope(parameters=frozenset(names)))
         self.functions.append(node.name.value)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
@@ -295,11 +327,15 @@ class SecretRule(Rule):
         if not isinstance(target, cst.Name):
             return
         scope = self.scopes[-1]
-        found = self.judge.judge(value, scope)
+        found = self.judge.judge(value, scope.secrets)
         if found is not None:
-            scope[target.value] = found
+            scope.secrets[target.value] = found
         else:
-            scope.pop(target.value, None)
+            scope.secrets.pop(target.value, None)
+        if self.from_request(value):
+            scope.from_request.add(target.value)
+        else:
+            scope.from_request.discard(target.value)
         self.bound(target.value, value)
 
     def bound(self, name: str, value: cst.BaseExpression) -> None:
@@ -307,4 +343,34 @@ class SecretRule(Rule):
 
     def secret(self, node: cst.BaseExpression, *, keyed: bool = True) -> SecretLike | None:
         """Whether ``node`` is secret-like here, including names bound to secrets."""
-        return self.judge.judge(node, self.scopes[-1], keyed=keyed)
+        return self.judge.judge(node, self.scopes[-1].secrets, keyed=keyed)
+
+    def from_request(self, node: cst.BaseExpression) -> bool:
+        """``request.GET["token"]``, ``self.kwargs["secret"]``, or a local bound to one."""
+        node = unwrap(node, self.judge.imports)
+        if isinstance(node, cst.FormattedString):
+            return any(
+                self.from_request(part.expression)
+                for part in node.parts
+                if isinstance(part, cst.FormattedStringExpression)
+            )
+        if isinstance(node, cst.BinaryOperation):
+            return self.from_request(node.left) or self.from_request(node.right)
+        while True:
+            if isinstance(node, cst.Attribute):
+                if node.attr.value in _REQUEST_ROOTS:
+                    return True
+                node = node.value
+            elif isinstance(node, cst.Subscript):
+                node = node.value
+            elif isinstance(node, cst.Call):
+                node = node.func
+            else:
+                break
+        return isinstance(node, cst.Name) and (
+            node.value in _REQUEST_ROOTS or node.value in self.scopes[-1].from_request
+        )
+
+    def is_parameter(self, node: cst.BaseExpression) -> bool:
+        node = unwrap(node, self.judge.imports)
+        return isinstance(node, cst.Name) and node.value in self.scopes[-1].parameters

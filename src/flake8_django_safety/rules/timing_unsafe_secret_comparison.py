@@ -8,12 +8,23 @@ import libcst.matchers as m
 
 from flake8_django_safety.prefilter import SourceText
 from flake8_django_safety.rule import FileContext, Fix, ImportRequest, Safety
-from flake8_django_safety.secretlike import SecretLike, SecretRule, confirmation_pair, literal_value
+from flake8_django_safety.secretlike import (
+    SecretLike,
+    SecretRule,
+    confirmation_pair,
+    is_constant,
+    literal_value,
+    segments,
+    string_key,
+    through_settings,
+    unwrap,
+)
 from flake8_django_safety.settings import Settings
 
 _CONSTANT_TIME_COMPARE = "django.utils.crypto.constant_time_compare"
 _IDENTITY_METHODS = frozenset({"__eq__", "__ne__", "__hash__"})
 _KEYED_TRIGGERS = ("hmac", "make_token", "signing", "signer")
+_CHANGE_WORDS = frozenset({"changed", "modified", "dirty", "differs", "different", "stale", "rotated"})
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 _NOT_NAMES = frozenset(keyword.kwlist) | {"none", "true", "false", "self", "len"}
 
@@ -140,24 +151,50 @@ class TimingUnsafeSecretComparison(SecretRule):
         self.change_checks: set[int] = set()
 
     def visit_If(self, node: cst.If) -> None:
-        # ``if stored != current: stored = current`` detects a change; nothing to guess.
-        test = node.test
-        if not (
-            isinstance(test, cst.Comparison)
-            and len(test.comparisons) == 1
-            and isinstance(test.comparisons[0].operator, cst.NotEqual)
-        ):
+        # ``if stored != current: stored = current`` (or ``return current``) detects
+        # a change of the server's own value; there is nothing to guess.
+        if not isinstance(node.body, cst.IndentedBlock):
             return
-        operands = {_as_lookup(self.context, test.left), _as_lookup(self.context, test.comparisons[0].comparator)}
-        for statement in node.body.body if isinstance(node.body, cst.IndentedBlock) else ():
-            for small in getattr(statement, "body", ()):
+        for comparison in _comparisons_in(node.test):
+            target = comparison.comparisons[0]
+            if len(comparison.comparisons) != 1 or not isinstance(target.operator, cst.NotEqual):
+                continue
+            operands = {
+                _as_lookup(self.context, comparison.left),
+                _as_lookup(self.context, target.comparator),
+            }
+            if self._body_passes_on(node.body, operands):
+                self.change_checks.add(id(comparison))
+
+    def _body_passes_on(self, body: cst.IndentedBlock, operands: set[str]) -> bool:
+        for statement in body.body:
+            if not isinstance(statement, cst.SimpleStatementLine):
+                continue
+            for small in statement.body:
                 if isinstance(small, cst.Assign) and len(small.targets) == 1:
-                    pair = {
+                    written = {
                         _as_lookup(self.context, small.targets[0].target),
                         _as_lookup(self.context, small.value),
                     }
-                    if pair == operands:
-                        self.change_checks.add(id(test))
+                    if written == operands:
+                        return True
+                if isinstance(small, cst.Return) and small.value is not None:
+                    values = small.value.elements if isinstance(small.value, cst.Tuple) else [small.value]
+                    for value in values:
+                        node = value.value if isinstance(value, cst.BaseElement) else value
+                        if _as_lookup(self.context, node) in operands:
+                            return True
+        return False
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        # ``changed = position.secret != secret``: change detection by name.
+        target = node.targets[0].target if len(node.targets) == 1 else None
+        if (
+            isinstance(target, cst.Name)
+            and isinstance(node.value, cst.Comparison)
+            and _CHANGE_WORDS.intersection(segments(target.value))
+        ):
+            self.change_checks.add(id(node.value))
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         if _IDENTITY_METHODS.intersection(self.functions) or id(node) in self.change_checks:
@@ -190,7 +227,39 @@ class TimingUnsafeSecretComparison(SecretRule):
             found_right and self.judge.is_metadata(left)
         ):
             return None  # ``auth.type == Type.TOTP``: metadata compared, not a secret
-        return found_left or found_right
+        found = found_left or found_right
+        if found is None or not self._attacker_can_probe(left, right, found_left, found_right):
+            return None
+        return found
+
+    def _attacker_can_probe(
+        self,
+        left: cst.BaseExpression,
+        right: cst.BaseExpression,
+        found_left: SecretLike | None,
+        found_right: SecretLike | None,
+    ) -> bool:
+        """Timing leaks only when one side is chosen by a client and the other is secret.
+
+        The client's side shows as request data; the server's as a keyed digest,
+        a setting, a hard-coded key, or a stored value a secret parameter is
+        checked against (``user.api_token == token``).
+        """
+        if self.from_request(left) or self.from_request(right):
+            return True
+        if _looks_random(left) or _looks_random(right):
+            return True
+        for found, node, other in ((found_left, left, right), (found_right, right, left)):
+            if found is None:
+                continue
+            if found.keyed or _is_setting(node):
+                return True
+            stored = unwrap(other, self.context.imports)
+            if self.is_parameter(node) and (
+                isinstance(stored, (cst.Attribute, cst.Subscript)) or string_key(stored) is not None
+            ):
+                return True
+        return False
 
     def _silences(self, node: cst.BaseExpression) -> bool:
         """An operand that makes the comparison leak nothing worth reporting."""
@@ -202,6 +271,8 @@ class TimingUnsafeSecretComparison(SecretRule):
             return True
         if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)) and not _looks_random(node):
             return True  # ``token == "is"``, ``csrf_token == "NOTPROVIDED"``: public words
+        if _is_public_constant(node):
+            return True  # ``token_start == BLOCK_TAG_START``: a constant in the source
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "len":
             return True
         return self.judge.is_etag_header(node)
@@ -230,6 +301,26 @@ class TimingUnsafeSecretComparison(SecretRule):
                 operator=cst.Not(), expression=call, lpar=node.lpar, rpar=node.rpar
             )
         return Fix("Use `constant_time_compare()`", Safety.SAFE, node, replacement, imports)
+
+
+def _comparisons_in(test: cst.BaseExpression) -> list[cst.Comparison]:
+    """The comparisons an ``if`` test is made of, through ``and`` / ``or``."""
+    if isinstance(test, cst.Comparison):
+        return [test]
+    if isinstance(test, cst.BooleanOperation):
+        return _comparisons_in(test.left) + _comparisons_in(test.right)
+    return []
+
+
+def _is_setting(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Attribute) and through_settings(node)
+
+
+def _is_public_constant(node: cst.BaseExpression) -> bool:
+    """An upper-case module constant or class attribute not read from settings."""
+    if isinstance(node, cst.Name):
+        return is_constant(node.value)
+    return isinstance(node, cst.Attribute) and is_constant(node.attr.value) and not through_settings(node)
 
 
 def _looks_random(node: cst.BaseExpression) -> bool:
