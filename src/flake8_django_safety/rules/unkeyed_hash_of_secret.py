@@ -168,7 +168,9 @@ class UnkeyedHashOfSecret(SecretRule):
         if data is None:
             return
         found = self.secret(data, keyed=False)
-        if found is None or _is_key_material(found) or _mixed_with_data(data, self):
+        # A server-computed value (HMAC output, ``token_urlsafe()``) hashed is a
+        # commitment such as a PKCE challenge, not a stored secret.
+        if found is None or found.keyed or _is_key_material(found) or _mixed_with_data(data, self):
             return
         message = self.message.format(hash=label, operand=found.text, suggestion=_suggestion(found))
         if self.assigning is not None:
