@@ -38,11 +38,11 @@ def _fix(source: str, *, unsafe: bool = False, rules: list[type[Rule]] | None = 
 
 
 def test_fix_adds_the_import_once() -> None:
-    source = VULNERABLE + "\n\ndef again(a, token):\n    return a != token\n"
+    source = VULNERABLE + "\n\ndef again(request, token):\n    return request.POST['token'] != token\n"
     fixed = _fix(source)
     assert fixed.count("from django.utils.crypto import constant_time_compare") == 1
     assert "if constant_time_compare(request.GET.get(\"token\"), token):" in fixed
-    assert "return not constant_time_compare(a, token)" in fixed
+    assert "return not constant_time_compare(request.POST['token'], token)" in fixed
 
 
 def test_fix_reuses_an_alias() -> None:
@@ -235,9 +235,9 @@ def test_select_and_ignore(project: Path) -> None:
 def test_configuration_reaches_the_fixer(project: Path) -> None:
     (project / "setup.cfg").write_text("[flake8]\ndjango-safety-extend-secret-words = launch_code\n")
     target = project / "views.py"
-    target.write_text("def go(a, launch_code):\n    return a == launch_code\n")
+    target.write_text("def go(request, launch_code):\n    return request.POST['code'] == launch_code\n")
     assert main(["fix", str(target)]) == 0
-    assert "constant_time_compare(a, launch_code)" in target.read_text()
+    assert "constant_time_compare(request.POST['code'], launch_code)" in target.read_text()
 
 
 def test_usage_errors_exit_2(project: Path, capsys) -> None:
