@@ -36,8 +36,17 @@ class SecretLike:
 
     text: str
     word: str
-    #: A keyed digest or signed token: the server-computed side of a verification.
-    keyed: bool = False
+    #: Where a server-computed secret came from: ``"hmac"`` (a keyed digest or
+    #: signed token) or ``"computed"`` (``totp()``, ``token_urlsafe()``); None
+    #: when the value is secret only by its name.
+    origin: str | None = None
+    #: The identifier itself carries the secret word (``raw_key_token``).
+    named: bool = False
+
+    @property
+    def keyed(self) -> bool:
+        """Computed by the server: the expected side of a verification."""
+        return self.origin is not None
 
 
 class SecretJudge:
@@ -90,32 +99,33 @@ class SecretJudge:
         node = unwrap(node, self.imports)
         text = self.context.code_for(node)
         if isinstance(node, cst.Name):
-            if bound is not None and node.value in bound:
-                return SecretLike(text, bound[node.value].word, bound[node.value].keyed)
             # An upper-case module name is a constant: a sentinel or a choice.
             word = None if is_constant(node.value) else self.secret_word(node.value)
-            return SecretLike(text, word) if word else None
+            if bound is not None and node.value in bound:
+                origin = bound[node.value]
+                return SecretLike(text, word or origin.word, origin.origin, named=word is not None)
+            return SecretLike(text, word, named=True) if word else None
         if isinstance(node, cst.Attribute):
             if is_constant(node.attr.value) and not through_settings(node):
                 return None  # ``Restriction.PASSWORD``, ``Type.TOTP``: choices, not secrets
             word = self.secret_word(node.attr.value)
-            return SecretLike(text, word) if word else None
+            return SecretLike(text, word, named=True) if word else None
         key = string_key(node)
         if key is not None:
             word = self.secret_word(key)
-            return SecretLike(text, word) if word else None
+            return SecretLike(text, word, named=True) if word else None
         if isinstance(node, cst.Call):
             if keyed and self.is_keyed_digest(node):
-                return SecretLike(text, "hmac", keyed=True)
+                return SecretLike(text, "hmac", "hmac")
             if keyed and (word := self._computes_secret(node)):
-                return SecretLike(text, word, keyed=True)
+                return SecretLike(text, word, "computed")
             return None
         if isinstance(node, cst.FormattedString):
             for part in node.parts:
                 if isinstance(part, cst.FormattedStringExpression):
                     found = self.judge(part.expression, bound, keyed=keyed)
                     if found is not None:
-                        return SecretLike(text, found.word, found.keyed)
+                        return SecretLike(text, found.word, found.origin, found.named)
             return None
         if isinstance(node, cst.ConcatenatedString):
             return self._first(text, (node.left, node.right), bound, keyed)
@@ -133,7 +143,7 @@ class SecretJudge:
         for part in parts:
             found = self.judge(part, bound, keyed=keyed)
             if found is not None:
-                return SecretLike(text, found.word, found.keyed)
+                return SecretLike(text, found.word, found.origin, found.named)
         return None
 
     def is_keyed_digest(self, call: cst.Call) -> bool:

@@ -32,12 +32,18 @@ _NOT_NAMES = frozenset(keyword.kwlist) | {"none", "true", "false", "self", "len"
 class TimingUnsafeSecretComparison(SecretRule):
     """
     ## What it does
-    Flags `==` and `!=` where one operand is secret-like: a name, attribute or
-    string key containing a word such as `token`, `secret`, `signature`,
-    `password`, `otp` or `api_key`; a keyed digest or signed token
-    (`hmac.new(...).hexdigest()`, `salted_hmac(...)`, `make_token(...)`,
-    `signing.dumps(...)`); a local name bound to one of those earlier in the
-    same function; or an f-string or concatenation that contains one.
+    Flags `==` and `!=` between a secret-like value and a value a client can
+    choose. Secret-like: a name, attribute or string key containing a word such
+    as `token`, `secret`, `signature`, `password`, `otp`, `nonce` or `api_key`;
+    a keyed digest or signed token (`hmac.new(...).hexdigest()`,
+    `salted_hmac(...)`, `make_token(...)`, `signing.dumps(...)`) or a computed
+    one-time code (`totp(...)`, `self.token()`); a local name bound to one of
+    those earlier in the same function; or an f-string or concatenation that
+    contains one. Reported when one side is request data (`request.GET`,
+    `request.headers`, `request.session`, `self.kwargs`, or a local bound to
+    them) or when the secret side is a server-computed value, a setting
+    (`settings.API_TOKEN`), a hard-coded key, or a secret parameter checked
+    against a stored value (`user.api_token == token`).
 
     ## Why is this bad?
     Python's string equality returns at the first character that differs, so
@@ -47,11 +53,18 @@ class TimingUnsafeSecretComparison(SecretRule):
     same time whatever the inputs hold.
 
     ## Known problems
-    Identifiers that also carry a metadata word (`token_type`, `password_length`,
-    `signature_header`, `is_secret`) are left alone, and so are comparisons with
-    `None`, booleans, numbers, empty strings and `len(...)`, comparisons inside
-    `__eq__`/`__ne__`/`__hash__`, ETag comparisons and test modules. Chained
-    comparisons (`a == b == c`) are reported once per unsafe operator without a fix.
+    A timing attack needs one side the attacker chooses. Comparisons where
+    both sides are the server's own values are left alone: token rotation
+    (`next_refresh_token == refresh_token`), change detection
+    (`if stored != current: stored = current`, `changed = a != b`), a password
+    and its confirmation (`password1 != password2`). So are identifiers that
+    carry a metadata word (`token_type`, `password_length`, `refresh_token_hash`),
+    comparisons with `None`, booleans, numbers, `len(...)`, non-random string
+    literals (`token == "is"`) and upper-case constants (`Type.TOTP`), code
+    inside `__eq__`/`__ne__`/`__hash__`, ETag comparisons and test modules.
+    A secret that reaches the comparison through another function's return
+    value is not followed. Chained comparisons (`a == b == c`) are reported
+    once per unsafe operator without a fix.
 
     ## Example
     ```python

@@ -22,11 +22,13 @@ _LOW_ENTROPY = frozenset({"password", "passwd", "pwd", "pin", "otp", "totp", "ho
 class UnkeyedHashOfSecret(SecretRule):
     """
     ## What it does
-    Flags a fast unkeyed hash (`hashlib.sha256()`, `sha1()`, `md5()`,
-    `sha512()`, `blake2b()`, `hashlib.new()` and the rest of the family, also
-    imported bare) applied to a secret-like value, directly (through
-    `.encode()`, `force_bytes()`, `str()`, f-strings or concatenation) or fed
-    to the hash object through `.update(...)`.
+    Flags a fast unkeyed hash of a secret-like value. The hashes are
+    `hashlib.sha256()`, `sha1()`, `md5()`, `sha512()`, `blake2b()`,
+    `hashlib.new()` and the rest of the family, also imported bare; the value
+    is a secret-like name, attribute or key as DJS101 defines it, reached
+    directly (through `.encode()`, `force_bytes()`, `str()`, f-strings or
+    concatenation with literals) or fed to the hash object through
+    `.update(...)`.
 
     ## Why is this bad?
     Without a server-side key, anyone who can guess or obtain the token can
@@ -168,9 +170,16 @@ class UnkeyedHashOfSecret(SecretRule):
         if data is None:
             return
         found = self.secret(data, keyed=False)
-        # A server-computed value (HMAC output, ``token_urlsafe()``) hashed is a
-        # commitment such as a PKCE challenge, not a stored secret.
-        if found is None or found.keyed or _is_key_material(found) or _mixed_with_data(data, self):
+        # HMAC output is keyed already; an unnamed server-computed value
+        # (``code_verifier = token_urlsafe()``) hashed is a commitment such as a
+        # PKCE challenge, not a stored secret.
+        if (
+            found is None
+            or found.origin == "hmac"
+            or (found.origin == "computed" and not found.named)
+            or _is_key_material(found)
+            or _mixed_with_data(data, self)
+        ):
             return
         message = self.message.format(hash=label, operand=found.text, suggestion=_suggestion(found))
         if self.assigning is not None:

@@ -1,0 +1,19 @@
+"""Issuing API keys to merchants' integrations."""
+
+import hashlib
+import secrets
+
+from .models import ApiKey
+
+
+def issue_api_key(owner, label):
+    """Create a key; only its digest is stored, the raw key is shown once."""
+    raw_key_token = secrets.token_urlsafe(32)
+    digest = hashlib.sha256(raw_key_token.encode()).hexdigest()
+    ApiKey.objects.create(owner=owner, label=label, digest=digest)
+    return raw_key_token
+
+
+def find_api_key(presented_token):
+    digest = hashlib.sha256(presented_token.encode()).hexdigest()
+    return ApiKey.objects.filter(digest=digest).select_related("owner").first()

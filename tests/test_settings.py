@@ -1,0 +1,63 @@
+"""Every option changes what its rules report (not merely parsed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from flake8_django_safety.engine import Engine
+from flake8_django_safety.rule import registered_rules
+from flake8_django_safety.settings import Settings
+
+DJS101 = registered_rules()["DJS101"]
+DJS102 = registered_rules()["DJS102"]
+
+
+def codes(source: str, settings: Settings, filename: str = "views.py") -> list[str]:
+    engine = Engine([DJS101, DJS102], settings)
+    return [v.code for v in engine.lint_text(source, filename)]
+
+
+TOKEN = "def f(request, token):\n    return request.POST['x'] == token\n"
+LAUNCH = "def f(request, launch_code):\n    return request.POST['x'] == launch_code\n"
+KIND = "def f(request, token):\n    return request.POST['token_flavour'] == token\n"
+HASH = "import hashlib\n\ndef f(launch_code):\n    return hashlib.sha256(launch_code).hexdigest()\n"
+
+
+def test_secret_words_replace_the_default() -> None:
+    assert codes(TOKEN, Settings()) == ["DJS101"]
+    replaced = Settings(secret_words=("launch_code",))
+    assert codes(TOKEN, replaced) == []
+    assert codes(LAUNCH, replaced) == ["DJS101"]
+    assert codes(HASH, replaced) == ["DJS102"]
+
+
+def test_extend_secret_words() -> None:
+    assert codes(LAUNCH, Settings()) == []
+    extended = Settings(extend_secret_words=("launch_code",))
+    assert codes(LAUNCH, extended) == ["DJS101"]
+    assert codes(TOKEN, extended) == ["DJS101"]
+
+
+def test_metadata_words() -> None:
+    assert codes(KIND, Settings()) == ["DJS101"]
+    assert codes(KIND, Settings(extend_metadata_words=("flavour",))) == []
+    typed = KIND.replace("token_flavour", "token_type")
+    assert codes(typed, Settings()) == []
+    assert codes(typed, Settings(metadata_words=())) == ["DJS101"]
+
+
+@pytest.mark.parametrize("source", [TOKEN, HASH.replace("launch_code", "token")])
+def test_test_patterns(source: str) -> None:
+    assert codes(source, Settings(), "shop/tests/test_views.py") == []
+    assert codes(source, Settings(test_patterns=()), "shop/tests/test_views.py")
+    assert codes(source, Settings(test_patterns=("*_spec.py",)), "views_spec.py") == []
+
+
+def test_from_mapping_accepts_flake8_spellings() -> None:
+    settings = Settings.from_mapping(
+        {"django-safety-extend-secret-words": "launch_code, pin_pad", "test_patterns": ""}
+    )
+    assert settings.extend_secret_words == ("launch_code", "pin_pad")
+    assert settings.test_patterns == ()
+    with pytest.raises(ValueError, match="unknown option"):
+        Settings.from_mapping({"django-safety-nope": "x"})
