@@ -97,7 +97,6 @@ def test_rule_attributes(code: str) -> None:
     assert rule.name == rule.name.lower() and " " not in rule.name
     assert not rule.name.startswith(("no-", "avoid-"))
     assert rule.message[0].isupper() and not rule.message.endswith(".")
-    assert type(rule).__name__ != rule.name
     camel = "".join(part.capitalize() for part in rule.name.split("-"))
     assert rule.__name__.lower() == camel.lower()
     assert rule.__module__.rsplit(".", 1)[-1] == rule.name.replace("-", "_")

@@ -48,14 +48,14 @@ class Settings:
     secret_words: tuple[str, ...] = dataclasses.field(
         default=DEFAULT_SECRET_WORDS,
         metadata={
-            "help": "Identifier segments that make a name secret-like (replaces the default list).",
+            "help": "Identifier segments that make a name secret-like; replaces the default list",
             "metavar": "WORDS",
         },
     )
     extend_secret_words: tuple[str, ...] = dataclasses.field(
         default=(),
         metadata={
-            "help": "More identifier segments that make a name secret-like.",
+            "help": "More identifier segments that make a name secret-like",
             "metavar": "WORDS",
         },
     )
@@ -63,19 +63,19 @@ class Settings:
         default=DEFAULT_METADATA_WORDS,
         metadata={
             "help": "Identifier segments that mark a name as metadata about a secret "
-            "(``token_type``), never the secret itself (replaces the default list).",
+            "(token_type), never the secret itself; replaces the default list",
             "metavar": "WORDS",
         },
     )
     extend_metadata_words: tuple[str, ...] = dataclasses.field(
         default=(),
-        metadata={"help": "More metadata segments.", "metavar": "WORDS"},
+        metadata={"help": "More metadata segments", "metavar": "WORDS"},
     )
     test_patterns: tuple[str, ...] = dataclasses.field(
         default=DEFAULT_TEST_PATTERNS,
         metadata={
-            "help": "Files treated as test modules, where DJS101 stays silent: "
-            "file-name globs, and folder names ending in '/'. Empty to lint tests too.",
+            "help": "Files treated as test modules, where DJS101 and DJS102 stay silent: "
+            "file-name globs, and folder names ending in '/'; empty to lint tests too",
             "metavar": "PATTERNS",
         },
     )
