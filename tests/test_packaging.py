@@ -76,3 +76,16 @@ def test_example_project_shows_every_default_rule() -> None:
     reported = {line.split()[1] for line in completed.stdout.splitlines()}
     expected = {code for code, rule in registered_rules().items() if rule.default_enabled}
     assert reported == expected
+
+
+def test_self_lint() -> None:
+    """Our own code passes pyflakes and our own rules."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "flake8", "--select=F,E9,DJS", "--exclude=tests/fixtures",
+         "src", "scripts", "tests", "benchmarks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
