@@ -80,8 +80,12 @@ def test_djs101_prefilter(text: str, admitted: bool) -> None:
 
 
 def test_djs102_prefilter() -> None:
-    assert DJS102.triggered_by(SourceText("import hashlib\n"), Settings())
-    assert not DJS102.triggered_by(SourceText("token = 1\n"), Settings())
+    settings = Settings()
+    assert DJS102.triggered_by(SourceText("import hashlib\nhashlib.md5(token)\n"), settings)
+    bound = "import hashlib\nraw = request.GET['pin']\nh = hashlib.sha1(raw)\n"
+    assert DJS102.triggered_by(SourceText(bound), settings)
+    assert not DJS102.triggered_by(SourceText("import hashlib\nhashlib.md5(content)\n"), settings)
+    assert not DJS102.triggered_by(SourceText("digest = md5(token)\n"), settings)
 
 
 def test_prefiltered_file_is_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,10 +12,10 @@ from flake8_django_safety.imports import ImportTracker
 from flake8_django_safety.rule import FileContext, Rule
 from flake8_django_safety.settings import Settings
 
-_SEGMENT = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+from flake8_django_safety.prefilter import TRANSPARENT_METHODS, secret_word, segments_of
 
 #: Calls that return their (single) argument's value in another type or case.
-_TRANSPARENT_METHODS = frozenset({"encode", "decode", "strip", "lower", "upper"})
+_TRANSPARENT_METHODS = TRANSPARENT_METHODS
 _TRANSPARENT_FUNCTIONS = frozenset(
     {"str", "bytes", "force_bytes", "force_str", "smart_bytes", "smart_str"}
 )
@@ -25,9 +25,7 @@ _HMAC_CONSTRUCTORS = frozenset({"hmac.new", "hmac.HMAC"})
 _SIGNERS = frozenset({"django.core.signing.TimestampSigner", "django.core.signing.Signer"})
 
 
-def segments(identifier: str) -> list[str]:
-    """``XHubSignature256`` / ``HTTP_X_SIGNATURE`` split into lower-case words."""
-    return [match.group(0).lower() for match in _SEGMENT.finditer(identifier)]
+segments = segments_of
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,6 @@ class SecretJudge:
     def __init__(self, context: FileContext) -> None:
         self.context = context
         self.imports: ImportTracker = context.imports
-        self._secret_words = context.settings.secret_segments
         self._metadata_words = context.settings.metadata_segments
         self._cache: dict[str, str | None] = {}
 
@@ -70,17 +67,7 @@ class SecretJudge:
         return found
 
     def _secret_word(self, parts: list[str]) -> str | None:
-        if not parts or parts[0] in ("is", "has"):
-            return None
-        if any(part in self._metadata_words for part in parts):
-            return None
-        for part in parts:
-            if part in self._secret_words:
-                return part
-        for first, second in zip(parts, parts[1:]):
-            if first + second in self._secret_words:
-                return first + second
-        return None
+        return secret_word(parts, self.context.settings)
 
     # -- expressions ------------------------------------------------------------
 

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-import keyword
-import re
-
 import libcst as cst
 import libcst.matchers as m
 
-from flake8_django_safety.prefilter import SourceText
+from flake8_django_safety.prefilter import SourceText, secret_on_lines
 from flake8_django_safety.rule import FileContext, Fix, ImportRequest, Safety
 from flake8_django_safety.secretlike import (
     SecretLike,
@@ -23,10 +20,7 @@ from flake8_django_safety.settings import Settings
 
 _CONSTANT_TIME_COMPARE = "django.utils.crypto.constant_time_compare"
 _IDENTITY_METHODS = frozenset({"__eq__", "__ne__", "__hash__"})
-_KEYED_TRIGGERS = ("hmac", "make_token", "signing", "signer")
 _CHANGE_WORDS = frozenset({"changed", "modified", "dirty", "differs", "different", "stale", "rotated"})
-_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
-_NOT_NAMES = frozenset(keyword.kwlist) | {"none", "true", "false", "self", "len"}
 
 
 class TimingUnsafeSecretComparison(SecretRule):
@@ -137,27 +131,7 @@ class TimingUnsafeSecretComparison(SecretRule):
 
     @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
-        lines = text.comparison_lines
-        if not lines:
-            return False
-        words = settings.secret_substrings
-        if any(word in line for line in lines for word in words):
-            return True
-        lower = text.lower
-        if any(trigger in lower for trigger in _KEYED_TRIGGERS):
-            return True
-        # A name compared here may have been bound to a secret on another line.
-        names = {name for line in lines for name in _IDENTIFIER.findall(line)} - _NOT_NAMES
-        for name in names:
-            position = lower.find(f"{name} = ")
-            while position != -1:
-                before = lower[position - 1] if position else "\n"
-                if not (before.isalnum() or before in "_.") and any(
-                    word in text.line_of(position) for word in words
-                ):
-                    return True
-                position = lower.find(f"{name} = ", position + 1)
-        return False
+        return secret_on_lines(text, text.comparison_lines, settings)
 
     def __init__(self, context: FileContext) -> None:
         super().__init__(context)

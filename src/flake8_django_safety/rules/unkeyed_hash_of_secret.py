@@ -3,7 +3,7 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
-from flake8_django_safety.prefilter import SourceText
+from flake8_django_safety.prefilter import SourceText, secret_on_lines
 from flake8_django_safety.rule import FileContext, Finding
 from flake8_django_safety.secretlike import SecretLike, SecretRule, segments, unwrap
 from flake8_django_safety.settings import Settings
@@ -15,6 +15,8 @@ _FAST_HASHES = frozenset(
         "sha3_224", "sha3_256", "sha3_384", "sha3_512", "blake2b", "blake2s", "new",
     )
 )  # fmt: skip
+#: Text on a line that may construct or feed a hash object.
+_HASH_CALLS = ("md5", "sha", "blake2", ".new(", ".update(")
 #: Secrets a person chooses or reads off a device: few enough to enumerate.
 _LOW_ENTROPY = frozenset({"password", "passwd", "pwd", "pin", "otp", "totp", "hotp"})
 
@@ -107,7 +109,9 @@ class UnkeyedHashOfSecret(SecretRule):
 
     @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
-        return "hashlib" in text.text
+        if "hashlib" not in text.text:
+            return False
+        return secret_on_lines(text, text.lines_with(_HASH_CALLS), settings)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         super().visit_FunctionDef(node)
