@@ -50,12 +50,22 @@ def expectations(source: str) -> Expected:
     return Expected(reported, columns, missed)
 
 
+def fixture_path(code: str) -> Path:
+    """``tests/fixtures/DJS101.py``, or the file of that name inside a fixture project."""
+    found = sorted(FIXTURES.rglob(f"{code}.py"))
+    assert found, f"no fixture {code}.py under {FIXTURES}"
+    return found[0]
+
+
 def fixture_settings(source: str) -> Settings:
+    """The fixture's ``# settings:`` table; fixtures live under tests/, so test
+    modules are linted unless the table says otherwise, and nothing is cached on disk."""
+    values: dict[str, object] = {"test_patterns": (), "cache_dir": "none"}
     first = source.split("\n", 1)[0]
-    if not first.startswith("# settings:"):
-        return Settings()
-    table = tomllib.loads(f"settings = {first.removeprefix('# settings:').strip()}")
-    return Settings.from_mapping(table["settings"])
+    if first.startswith("# settings:"):
+        table = tomllib.loads(f"settings = {first.removeprefix('# settings:').strip()}")
+        values.update(table["settings"])
+    return Settings.from_mapping(values)
 
 
 def all_rules() -> list[type[Rule]]:

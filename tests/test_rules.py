@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from harness import FIXTURES, all_rules, engine_for, expectations
+from harness import all_rules, engine_for, expectations, fixture_path
 
 from flake8_django_safety.docs import RuleDoc
 from flake8_django_safety.engine import Engine, parse
@@ -17,7 +17,7 @@ CODES = list(registered_rules())
 
 
 def _fixture(code: str) -> str:
-    return (FIXTURES / f"{code}.py").read_text()
+    return fixture_path(code).read_text()
 
 
 @pytest.mark.parametrize("code", CODES)
@@ -25,7 +25,7 @@ def test_fixture_reports_exactly_the_marked_lines(code: str) -> None:
     source = _fixture(code)
     expected = expectations(source)
     assert expected.reported, f"{code}.py marks no report: the fixture proves nothing"
-    violations = engine_for(source).lint_text(source, f"{code}.py")
+    violations = engine_for(source).lint_text(source, str(fixture_path(code)))
     got = Counter((v.line, v.code) for v in violations)
     assert not [v for v in violations if v.code == "DJS000"], violations
 
@@ -43,7 +43,7 @@ def test_fixture_reports_exactly_the_marked_lines(code: str) -> None:
 def _snapshot_cases() -> list[tuple[str, Safety]]:
     cases = []
     for code, rule in registered_rules().items():
-        if rule.fix_safety is not None:
+        if rule.fix_safety is Safety.SAFE:
             cases.append((code, Safety.SAFE))
         if rule.fix_safety is Safety.UNSAFE:
             cases.append((code, Safety.UNSAFE))
@@ -60,9 +60,10 @@ def test_fix_snapshot(code: str, safety: Safety, update_snapshots: bool) -> None
     source = _fixture(code)
     engine = engine_for(source, [rule])
     unsafe = safety is Safety.UNSAFE
-    result = fix_module(engine, parse(source), f"{code}.py", unsafe=unsafe)
+    path = fixture_path(code)
+    result = fix_module(engine, parse(source), str(path), unsafe=unsafe)
     fixed = result.module.code
-    snapshot = FIXTURES / f"{code}{'.unsafe' if unsafe else ''}.fixed.py"
+    snapshot = path.with_name(f"{code}{'.unsafe' if unsafe else ''}.fixed.py")
     if update_snapshots:
         snapshot.write_text(fixed)
     assert snapshot.exists(), f"missing {snapshot.name}: run pytest --update-snapshots"
@@ -71,9 +72,9 @@ def test_fix_snapshot(code: str, safety: Safety, update_snapshots: bool) -> None
     assert result.converged
 
     again = parse(fixed)
-    violations = engine.lint_module(again, f"{code}.py")
+    violations = engine.lint_module(again, str(path))
     assert not list(admissible_fixes(violations, fixed, unsafe)), "fixable findings remain"
-    second = fix_module(engine, again, f"{code}.py", unsafe=unsafe)
+    second = fix_module(engine, again, str(path), unsafe=unsafe)
     assert second.module.code == fixed and second.applied == 0
 
 

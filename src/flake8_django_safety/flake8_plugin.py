@@ -43,7 +43,7 @@ class Plugin:
                 dest=option_dest(field.name),
                 default=None,
                 parse_from_config=True,
-                comma_separated_list=True,
+                comma_separated_list=isinstance(default, tuple),
                 metavar=field.metadata["metavar"],
                 help=f"{field.metadata['help']} (default: {_show(default)})",
             )

@@ -34,11 +34,14 @@ class ImportTracker(cst.BatchableCSTVisitor):
                 self.names[head] = head
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if isinstance(node.names, cst.ImportStar) or node.relative or node.module is None:
+        if isinstance(node.names, cst.ImportStar):
             return
-        module = get_full_name_for_node(node.module)
+        module = get_full_name_for_node(node.module) if node.module is not None else ""
         if module is None:
             return
+        if node.relative:
+            # Kept relative (``.models``): only the project index knows the package.
+            module = "." * len(node.relative) + module
         for alias in node.names:
             name = get_full_name_for_node(alias.name)
             if name is None:
@@ -46,7 +49,7 @@ class ImportTracker(cst.BatchableCSTVisitor):
             local = name
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 local = alias.asname.name.value
-            self.names[local] = f"{module}.{name}"
+            self.names[local] = f"{module}.{name}" if not module.endswith(".") else f"{module}{name}"
 
     def qualify(self, node: cst.BaseExpression) -> str | None:
         """``hashlib.sha256`` for ``sha256`` or ``h.sha256`` (imported), else None."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import functools
+from functools import cached_property
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -20,6 +21,7 @@ from flake8_django_safety.imports import ImportTracker
 
 if TYPE_CHECKING:
     from flake8_django_safety.prefilter import SourceText
+    from flake8_django_safety.project import ProjectIndex
     from flake8_django_safety.settings import Settings
 
 
@@ -76,7 +78,7 @@ class Violation:
     fix: Fix | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FileContext:
     """What a rule may know about the file it visits."""
 
@@ -84,6 +86,34 @@ class FileContext:
     module: cst.Module
     settings: Settings
     imports: ImportTracker
+
+    @cached_property
+    def project(self) -> ProjectIndex | None:
+        """The cross-file index of this file's project (built lazily, cached per process)."""
+        from flake8_django_safety.project import index_for_file
+
+        index = index_for_file(self.filename, self.settings.index_cache_dir)
+        if index is not None:
+            index.use_source(self.filename, self.module.code)
+        return index
+
+    @cached_property
+    def module_name(self) -> str | None:
+        return None if self.project is None else self.project.module_name(self.filename)
+
+    def absolute_name(self, qualified: str) -> str | None:
+        """``.models.Order`` (a relative import) made absolute for this file."""
+        if not qualified.startswith("."):
+            return qualified
+        if self.module_name is None:
+            return None
+        dots = len(qualified) - len(qualified.lstrip("."))
+        is_package = self.filename.replace("\\", "/").endswith("/__init__.py")
+        parts = self.module_name.split(".") if is_package else self.module_name.split(".")[:-1]
+        if dots - 1 > len(parts):
+            return None
+        base = parts[: len(parts) - (dots - 1)]
+        return ".".join([*base, qualified.lstrip(".")])
 
     def code_for(self, node: cst.CSTNode, limit: int = 60) -> str:
         """Source text of ``node`` on one line, shortened to ``limit`` characters."""

@@ -14,6 +14,7 @@ import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 OPTION_PREFIX = "django-safety-"
@@ -80,6 +81,15 @@ class Settings:
         },
     )
 
+    cache_dir: str = dataclasses.field(
+        default="",
+        metadata={
+            "help": "Folder of the cross-file index cache (default: ~/.cache/flake8-django-safety/index; "
+            "'none' disables the disk cache)",
+            "metavar": "PATH",
+        },
+    )
+
     # -- derived values ---------------------------------------------------------
 
     @cached_property
@@ -96,6 +106,17 @@ class Settings:
         words = {word.lower() for word in self.secret_words + self.extend_secret_words}
         spellings = words | {w.replace("_", "") for w in words} | {w.replace("_", "-") for w in words}
         return tuple(sorted(spellings))
+
+    @property
+    def index_cache_dir(self) -> Path | None:
+        """Where the project index caches facts on disk; None when disabled."""
+        if self.cache_dir.strip().lower() == "none":
+            return None
+        if self.cache_dir.strip():
+            return Path(self.cache_dir).expanduser()
+        from flake8_django_safety.project.index import default_cache_dir
+
+        return default_cache_dir()
 
     def is_test_file(self, filename: str) -> bool:
         parts = filename.replace("\\", "/").split("/")
@@ -121,7 +142,10 @@ class Settings:
                 name = name[len(OPTION_PREFIX) :]
             if name not in known:
                 raise ValueError(f"unknown option {key!r}")
-            kwargs[name] = _as_tuple(value)
+            if isinstance(known[name].default, str):
+                kwargs[name] = value if isinstance(value, str) else ",".join(value)
+            else:
+                kwargs[name] = _as_tuple(value)
         return cls(**kwargs)
 
     @classmethod

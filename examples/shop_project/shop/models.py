@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.crypto import get_random_string
 
@@ -31,3 +32,13 @@ class ApiKey(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     label = models.CharField(max_length=100)
     digest = models.CharField(max_length=64, unique=True)
+
+
+class Coupon(models.Model):
+    code = models.CharField(max_length=20, unique=True)
+    percent = models.PositiveIntegerField()
+    valid_until = models.DateField()
+
+    def clean(self):
+        if not 0 < self.percent <= 100:
+            raise ValidationError({"percent": "A discount is between 1 and 100 percent."})

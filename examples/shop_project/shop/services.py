@@ -1,9 +1,9 @@
-"""Issuing API keys to merchants' integrations."""
+"""Issuing API keys to merchants' integrations, and coupons to marketing."""
 
 import hashlib
 import secrets
 
-from .models import ApiKey
+from .models import ApiKey, Coupon
 
 
 def issue_api_key(owner, label):
@@ -17,3 +17,9 @@ def issue_api_key(owner, label):
 def find_api_key(presented_token):
     digest = hashlib.sha256(presented_token.encode()).hexdigest()
     return ApiKey.objects.filter(digest=digest).select_related("owner").first()
+
+
+def issue_campaign_coupon(code, percent, valid_until):
+    """Called by the marketing import job with values from a spreadsheet."""
+    coupon = Coupon.objects.create(code=code, percent=percent, valid_until=valid_until)
+    return coupon

@@ -1,0 +1,234 @@
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from flake8_django_safety.prefilter import SourceText
+from flake8_django_safety.project import ClassRef
+from flake8_django_safety.rule import FileContext, Fix, Rule, Safety
+from flake8_django_safety.settings import Settings
+
+_CREATORS = frozenset(
+    {"create", "get_or_create", "update_or_create", "acreate", "aget_or_create", "aupdate_or_create"}
+)
+_TRIGGERS = ("create(",)
+
+
+class CreateWithoutFullClean(Rule):
+    """
+    ## What it does
+    Flags `Model.objects.create(...)`, `get_or_create(...)` and
+    `update_or_create(...)` (and their `a`-prefixed async forms, through any
+    manager name and through `.using(...)`) on a model that has validation
+    `full_clean()` would run: `clean()`, `clean_fields()`, `validate_unique()`,
+    `validate_constraints()` or a field with `validators=`, defined on the model
+    or inherited from a base in another file or app.
+
+    ## Why is this bad?
+    `create()` and its relatives call `save()`, and `save()` never calls
+    `full_clean()`: the model's `clean()` and its fields' validators run only
+    in `ModelForm.is_valid()`. Rows created in services, signals, management
+    commands and API views skip every rule the model declares, and the
+    database stores values the rest of the code assumes cannot exist.
+
+    ## Known problems
+    Models whose own `save()` calls `self.full_clean()` validate themselves
+    and are not reported. Related managers (`customer.addresses.create()`)
+    and models that cannot be resolved to a class of the project are left
+    alone, and so are test modules.
+
+    ## Example
+    ```python
+    from django.core.exceptions import ValidationError
+    from django.db import models
+
+
+    class Coupon(models.Model):
+        code = models.CharField(max_length=20)
+        percent = models.PositiveIntegerField()
+
+        def clean(self):
+            if self.percent > 100:
+                raise ValidationError("A discount cannot exceed 100%.")
+
+
+    def issue_coupon(code, percent):
+        coupon = Coupon.objects.create(code=code, percent=percent)
+        return coupon
+    ```
+
+    ## Use instead
+    ```python
+    from django.core.exceptions import ValidationError
+    from django.db import models
+
+
+    class Coupon(models.Model):
+        code = models.CharField(max_length=20)
+        percent = models.PositiveIntegerField()
+
+        def clean(self):
+            if self.percent > 100:
+                raise ValidationError("A discount cannot exceed 100%.")
+
+
+    def issue_coupon(code, percent):
+        coupon = Coupon(code=code, percent=percent)
+        coupon.full_clean()
+        coupon.save()
+        return coupon
+    ```
+
+    ## Options
+    - `django-safety-test-patterns`
+    - `django-safety-cache-dir`
+
+    ## Fix safety
+    The fix is unsafe: it makes invalid data raise `ValidationError` where it
+    used to be stored, which is the point, but callers may not expect it.
+    `full_clean()` also checks uniqueness with an extra query. A `create()`
+    whose result is assigned to a name (or discarded) becomes `x = Model(...)`,
+    `x.full_clean()`, `x.save()` (`using=` carried over from `.using(...)`;
+    `await x.asave()` for `acreate()`). `get_or_create()` and
+    `update_or_create()` are reported without a fix.
+
+    ## References
+    - [Django: validating objects](https://docs.djangoproject.com/en/stable/ref/models/instances/#validating-objects)
+    - [Django: `QuerySet.create`](https://docs.djangoproject.com/en/stable/ref/models/querysets/#create)
+    """
+
+    code = "DJS202"
+    name = "create-without-full-clean"
+    message = "Creating with `{call}` skips `full_clean()`, so {hooks} never run; build the instance, call `full_clean()`, then `save()`"
+    fix_safety = Safety.UNSAFE
+    options = ("test_patterns", "cache_dir")
+
+    def __init__(self, context: FileContext) -> None:
+        super().__init__(context)
+        #: Calls that are a whole statement: ``x = Model.objects.create(...)``.
+        self._fixable: dict[int, tuple[cst.SimpleStatementLine, str | None, bool]] = {}
+
+    @classmethod
+    def applies_to_file(cls, filename: str, settings: Settings) -> bool:
+        return not settings.is_test_file(filename)
+
+    @classmethod
+    def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
+        return any(trigger in text.text for trigger in _TRIGGERS)
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        if len(node.body) != 1:
+            return
+        statement = node.body[0]
+        target: str | None = None
+        value: cst.BaseExpression | None = None
+        if isinstance(statement, cst.Assign) and len(statement.targets) == 1:
+            if isinstance(statement.targets[0].target, cst.Name):
+                target = statement.targets[0].target.value
+            value = statement.value
+        elif isinstance(statement, cst.Expr):
+            value = statement.value
+        if value is None:
+            return
+        awaited = isinstance(value, cst.Await)
+        call = value.expression if isinstance(value, cst.Await) else value
+        if isinstance(call, cst.Call):
+            self._fixable[id(call)] = (node, target, awaited)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value in _CREATORS):
+            return
+        found = self._model_of_manager(func.value)
+        if found is None:
+            return
+        model_expr, ref, using = found
+        project = self.context.project
+        if project is None or not project.is_model(ref) or project.validates_itself(ref):
+            return
+        hooks = project.validation_hooks(ref)
+        if not hooks:
+            return
+        model = self.context.code_for(model_expr)
+        call = f"{self.context.code_for(func)}()"
+        shown = ", ".join(f"`{hook}`" if hook.endswith(")") else hook for hook in hooks[:3])
+        message = self.message.format(call=call, hooks=shown)
+        self.report(node, message, self._fix(node, model_expr, using, func.attr.value, model))
+
+    def _model_of_manager(
+        self, receiver: cst.BaseExpression
+    ) -> tuple[cst.BaseExpression, ClassRef, cst.Arg | None] | None:
+        """``Order.objects`` or ``Order.objects.using(db)`` -> the model and ``db``."""
+        using: cst.Arg | None = None
+        if (
+            isinstance(receiver, cst.Call)
+            and isinstance(receiver.func, cst.Attribute)
+            and receiver.func.attr.value == "using"
+            and len(receiver.args) == 1
+        ):
+            using = receiver.args[0]
+            receiver = receiver.func.value
+        if not isinstance(receiver, cst.Attribute):
+            return None
+        model_expr = receiver.value
+        ref = self._resolve(model_expr)
+        return None if ref is None else (model_expr, ref, using)
+
+    def _resolve(self, node: cst.BaseExpression) -> ClassRef | None:
+        project = self.context.project
+        if project is None:
+            return None
+        qualified = self.context.imports.qualify(node)
+        if qualified is not None:
+            qualified = self.context.absolute_name(qualified)
+        elif isinstance(node, cst.Name) and self.context.module_name:
+            local = project.module(self.context.module_name)
+            if local is not None and node.value in local.classes:
+                qualified = f"{self.context.module_name}.{node.value}"
+        return None if qualified is None else project.resolve_class(qualified)
+
+    def _fix(
+        self,
+        call: cst.Call,
+        model_expr: cst.BaseExpression,
+        using: cst.Arg | None,
+        method: str,
+        model: str,
+    ) -> Fix | None:
+        if method not in ("create", "acreate") or id(call) not in self._fixable:
+            return None
+        statement, target, awaited = self._fixable[id(call)]
+        if awaited != (method == "acreate"):
+            return None
+        if target is None:
+            target = re.sub(r"(?<!^)(?=[A-Z])", "_", model.rsplit(".", 1)[-1]).lower()
+            if re.search(rf"\b{re.escape(target)}\b", self.context.module.code):
+                return None
+        name = cst.Name(target)
+        build = cst.Assign(
+            targets=[cst.AssignTarget(name)],
+            value=cst.Call(func=model_expr, args=call.args),
+        )
+        tight = cst.AssignEqual(
+            whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+        )
+        save_args = [] if using is None else [cst.Arg(using.value, keyword=cst.Name("using"), equal=tight)]
+        save: cst.BaseExpression = cst.Call(
+            func=cst.Attribute(name, cst.Name("asave" if awaited else "save")), args=save_args
+        )
+        if awaited:
+            save = cst.Await(save)
+        lines = [
+            statement.with_changes(body=[build]),
+            cst.SimpleStatementLine(
+                body=[cst.Expr(cst.Call(func=cst.Attribute(name, cst.Name("full_clean"))))]
+            ),
+            cst.SimpleStatementLine(body=[cst.Expr(save)]),
+        ]
+        return Fix(
+            "Call `full_clean()` before saving",
+            Safety.UNSAFE,
+            statement,
+            cst.FlattenSentinel(lines),
+        )
