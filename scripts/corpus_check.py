@@ -353,10 +353,9 @@ def python_files(root: Path) -> Iterator[Path]:
 
 
 def lint_name(root: Path, path: Path) -> str:
-    """The file name rules see: relative to the scanned folder, with ``/``."""
-    if root.is_file():
-        return root.name
-    return path.relative_to(root).as_posix()
+    """The file name rules see: the absolute path, so cross-file rules find the
+    project root (the nearest folder upward with manage.py, setup.cfg, ...)."""
+    return str(path.resolve())
 
 
 # -- PyPI projects ---------------------------------------------------------------
@@ -450,6 +449,12 @@ def unpack(archive: Path, target: Path) -> None:
                 else:  # Python < 3.10.12 / 3.11.4: check the members ourselves
                     _safe_members(tarred, scratch)
                     tarred.extractall(scratch)
+        # A wheel carries no project marker; its unpacked folder is the project
+        # root the cross-file rules need (sdists usually bring setup.cfg or
+        # pyproject.toml of their own).
+        marker = scratch / "setup.cfg"
+        if not any((scratch / name).exists() for name in ("setup.cfg", "pyproject.toml", "manage.py")):
+            marker.write_text("# marks the project root for flake8-django-safety\n")
         scratch.rename(target)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)

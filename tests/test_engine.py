@@ -126,3 +126,20 @@ def test_installed_django_and_drf_do_not_crash() -> None:
                 parse(fixed)
             checked += 1
     assert checked > 500, f"only {checked} files found under {sys.prefix}"
+
+
+def test_djs202_prefilter_resolves_names_before_parsing() -> None:
+    shop = Path(__file__).parent / "fixtures" / "projects" / "shop" / "orders" / "services.py"
+    djs202 = registered_rules()["DJS202"]
+    settings = Settings(cache_dir="none", test_patterns=())
+
+    def admitted(source: str) -> bool:
+        return djs202.triggered_by(SourceText(source, str(shop)), settings)
+
+    assert admitted("from .models import Order\nOrder.objects.create(price=1)\n")
+    assert admitted("import catalog.models\ncatalog.models.Product.objects.create()\n")
+    assert admitted("from catalog.models import Coupon as V\nV.objects.using('x').acreate()\n")
+    assert not admitted("from catalog.models import Tag\nTag.objects.create(name='x')\n")
+    assert not admitted("from catalog.models import Invoice\nInvoice.objects.create()\n")
+    assert not admitted("order.lines.create(quantity=1)\n")
+    assert not admitted("from django.contrib.auth.models import User\nUser.objects.create()\n")

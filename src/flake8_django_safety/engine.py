@@ -11,12 +11,16 @@ import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 
-import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
+from flake8_django_safety._lazy import cst
 from flake8_django_safety.imports import ImportTracker
 from flake8_django_safety.prefilter import SourceText
-from flake8_django_safety.rule import FileContext, Finding, Rule, Violation
+from flake8_django_safety.rule import FileContext, Finding, Rule, Violation, Visitor
+
+if TYPE_CHECKING:
+    from libcst.metadata import MetadataWrapper
 from flake8_django_safety.settings import Settings
 
 INTERNAL_ERROR = "DJS000"
@@ -76,6 +80,25 @@ def _libcst_survives(source: str | bytes) -> bool:
     return completed.returncode == 0 or b"Traceback" in completed.stderr
 
 
+@lru_cache(maxsize=1)
+def _adapter_class() -> type[Any]:
+    class Adapter(cst.BatchableCSTVisitor):  # type: ignore[misc, name-defined]
+        """Presents one of our visitors to libcst's batched traversal."""
+
+        def __init__(self, visitor: Visitor) -> None:
+            super().__init__()
+            self.visitor = visitor
+
+        def get_visitors(self) -> dict[str, Any]:
+            return self.visitor.visitors()
+
+    return Adapter
+
+
+def _batchable(visitor: Visitor) -> Any:
+    return _adapter_class()(visitor)
+
+
 class Engine:
     """The enabled rules and the settings they run with."""
 
@@ -85,7 +108,7 @@ class Engine:
 
     def rules_for(self, filename: str, text: str) -> list[type[Rule]]:
         """The rules whose file scope and text triggers admit this file."""
-        view = SourceText(text)
+        view = SourceText(text, filename)
         return [
             rule
             for rule in self.rules
@@ -105,13 +128,15 @@ class Engine:
             module = parse(text, checked=checked)
         except ParseFailure:
             return []
-        return self.lint_module(module, filename, rules)
+        return self.lint_module(module, filename, rules, source=text)
 
     def lint_module(
         self,
         module: cst.Module,
         filename: str,
         rules: Sequence[type[Rule]] | None = None,
+        *,
+        source: str | None = None,
     ) -> list[Violation]:
         """Run ``rules`` (default: those the prefilter admits) over a parsed module."""
         if rules is None:
@@ -119,8 +144,10 @@ class Engine:
         if not rules:
             return []
         tracker = ImportTracker()
-        context = FileContext(filename, module, self.settings, tracker)
+        context = FileContext(filename, module, self.settings, tracker, source)
         instances = [rule(context) for rule in rules]
+        from libcst.metadata import MetadataWrapper
+
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         try:
             return self._run(wrapper, tracker, instances)
@@ -131,7 +158,7 @@ class Engine:
     def _run(
         self, wrapper: MetadataWrapper, tracker: ImportTracker, instances: list[Rule]
     ) -> list[Violation]:
-        wrapper.visit_batched([tracker, *instances])
+        wrapper.visit_batched([_batchable(visitor) for visitor in (tracker, *instances)])
         violations: list[Violation] = []
         findings: list[Finding] = []
         for instance in instances:
@@ -143,6 +170,8 @@ class Engine:
                 findings.extend(instance.findings)
         if findings:
             # Positions cost a full code generation: only files with findings pay it.
+            from libcst.metadata import PositionProvider
+
             positions = wrapper.resolve(PositionProvider)
             for finding in findings:
                 start = positions[finding.node].start

@@ -10,20 +10,19 @@ are seen in source order, which is the order Python binds them in.
 
 from __future__ import annotations
 
-import libcst as cst
-from libcst.helpers import get_full_name_for_node
+from flake8_django_safety._lazy import cst
+from flake8_django_safety.rule import Visitor
 
 
-class ImportTracker(cst.BatchableCSTVisitor):
+class ImportTracker(Visitor):
     """Maps local names to the dotted names they were imported as."""
 
     def __init__(self) -> None:
-        super().__init__()
         self.names: dict[str, str] = {}
 
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
-            dotted = get_full_name_for_node(alias.name)
+            dotted = cst.helpers.get_full_name_for_node(alias.name)
             if dotted is None:
                 continue
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
@@ -36,14 +35,14 @@ class ImportTracker(cst.BatchableCSTVisitor):
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if isinstance(node.names, cst.ImportStar):
             return
-        module = get_full_name_for_node(node.module) if node.module is not None else ""
+        module = cst.helpers.get_full_name_for_node(node.module) if node.module is not None else ""
         if module is None:
             return
         if node.relative:
             # Kept relative (``.models``): only the project index knows the package.
             module = "." * len(node.relative) + module
         for alias in node.names:
-            name = get_full_name_for_node(alias.name)
+            name = cst.helpers.get_full_name_for_node(alias.name)
             if name is None:
                 continue
             local = name

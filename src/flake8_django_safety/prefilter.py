@@ -22,8 +22,9 @@ SEGMENT = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 class SourceText:
     """The text of one file with the derived views prefilters need."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, filename: str = "") -> None:
         self.text = text
+        self.filename = filename
 
     @cached_property
     def lower(self) -> str:

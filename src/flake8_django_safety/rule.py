@@ -11,15 +11,14 @@ from __future__ import annotations
 import enum
 import functools
 from functools import cached_property
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import libcst as cst
-
-from flake8_django_safety.imports import ImportTracker
+from flake8_django_safety._lazy import cst
 
 if TYPE_CHECKING:
+    from flake8_django_safety.imports import ImportTracker
     from flake8_django_safety.prefilter import SourceText
     from flake8_django_safety.project import ProjectIndex
     from flake8_django_safety.settings import Settings
@@ -86,6 +85,8 @@ class FileContext:
     module: cst.Module
     settings: Settings
     imports: ImportTracker
+    #: The text the module was parsed from, when the caller has it (saves a code generation).
+    source: str | None = None
 
     @cached_property
     def project(self) -> ProjectIndex | None:
@@ -94,7 +95,7 @@ class FileContext:
 
         index = index_for_file(self.filename, self.settings.index_cache_dir)
         if index is not None:
-            index.use_source(self.filename, self.module.code)
+            index.use_source(self.filename, self.source if self.source is not None else self.module.code)
         return index
 
     @cached_property
@@ -133,7 +134,30 @@ class RuleFailed(Exception):
 _REGISTRY: dict[str, type[Rule]] = {}
 
 
-class Rule(cst.BatchableCSTVisitor):
+class Visitor:
+    """libcst visitor methods (``visit_<Node>``/``leave_<Node>``) on a plain class.
+
+    The engine hands :meth:`visitors` to a libcst batched traversal, so defining
+    a rule does not import libcst (see ``_lazy``).
+    """
+
+    METADATA_DEPENDENCIES: ClassVar[tuple[object, ...]] = ()
+
+    def visitors(self) -> dict[str, Callable[..., Any]]:
+        """The ``visit_*``/``leave_*`` methods by name, as libcst's batched visitor wants."""
+        return {name: getattr(self, name) for name in _visitor_names(type(self))}
+
+
+@functools.lru_cache(maxsize=None)
+def _visitor_names(cls: type) -> tuple[str, ...]:
+    return tuple(
+        name
+        for name in dir(cls)
+        if name.startswith(("visit_", "leave_")) and callable(getattr(cls, name))
+    )
+
+
+class Rule(Visitor):
     """Base class of every rule; subclassing registers the rule by its code.
 
     Subclasses set the class attributes below, document themselves in the class
@@ -185,11 +209,11 @@ class Rule(cst.BatchableCSTVisitor):
 
     # -- fault isolation ------------------------------------------------------
 
-    def get_visitors(self) -> Mapping[str, Callable[..., Any]]:
-        """libcst's visitor table, each method guarded so a failure stays ours."""
+    def visitors(self) -> dict[str, Callable[..., Any]]:
+        """Each visitor method guarded, so a failure stays this rule's (DJS000)."""
         return {
             name: functools.partial(self._guarded, method)
-            for name, method in super().get_visitors().items()
+            for name, method in super().visitors().items()
         }
 
     def _guarded(self, method: Callable[..., Any], *args: Any) -> Any:

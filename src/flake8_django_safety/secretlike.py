@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import libcst as cst
+from flake8_django_safety._lazy import cst
 
 from flake8_django_safety.imports import ImportTracker
 from flake8_django_safety.rule import FileContext, Rule

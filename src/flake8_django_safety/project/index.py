@@ -67,6 +67,7 @@ class ProjectIndex:
         self.cache_dir = cache_dir
         self._modules: dict[str, ModuleFacts | None] = {}
         self._overrides: dict[str, ModuleFacts] = {}
+        self._override_sources: dict[str, str] = {}
 
     # -- modules ----------------------------------------------------------------
 
@@ -90,8 +91,12 @@ class ProjectIndex:
         name = self.module_name(filename)
         if name is None:
             return None
+        known = self._overrides.get(name)
+        if known is not None and self._override_sources.get(name) == source:
+            return known  # the prefilter and the rule read the same text once
         facts = module_facts(name, source, is_package=Path(filename).name == "__init__.py")
         self._overrides[name] = facts
+        self._override_sources[name] = source
         return facts
 
     def module(self, name: str) -> ModuleFacts | None:
@@ -167,6 +172,10 @@ class ProjectIndex:
                     stack.append(self.resolve_class(base) or base)
 
     # -- Django -----------------------------------------------------------------
+
+    def skips_validation(self, ref: ClassRef) -> bool:
+        """A model with validation that ``save()`` alone would skip."""
+        return self.is_model(ref) and bool(self.validation_hooks(ref)) and not self.validates_itself(ref)
 
     def is_model(self, ref: ClassRef) -> bool:
         return any(isinstance(item, str) and item in MODEL_BASES for item in self.ancestry(ref))

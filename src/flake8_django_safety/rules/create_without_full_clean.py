@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-import libcst as cst
+from flake8_django_safety._lazy import cst
 
 from flake8_django_safety.prefilter import SourceText
 from flake8_django_safety.project import ClassRef
@@ -12,7 +12,11 @@ from flake8_django_safety.settings import Settings
 _CREATORS = frozenset(
     {"create", "get_or_create", "update_or_create", "acreate", "aget_or_create", "aupdate_or_create"}
 )
-_TRIGGERS = ("create(",)
+#: ``Order.objects.create(``, ``Order.objects.using(db).aget_or_create(``: a
+#: class name (CapWords, as Django models are named) and a manager.
+_MANAGER_CALL = re.compile(
+    r"((?<![\w.])(?:[A-Za-z_]\w*\.)*[A-Z]\w*)\s*\.\s*\w+\s*\.\s*(?:using\([^()]*\)\s*\.\s*)?a?(?:get_or_|update_or_)?create\("
+)
 
 
 class CreateWithoutFullClean(Rule):
@@ -115,7 +119,28 @@ class CreateWithoutFullClean(Rule):
 
     @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
-        return any(trigger in text.text for trigger in _TRIGGERS)
+        if "create(" not in text.text:
+            return False
+        names = {
+            match.group(1)
+            for line in text.lines_with(("create(",))
+            for match in _MANAGER_CALL.finditer(line)
+        }
+        if not names or not text.filename:
+            return False
+        # Resolve the names through the file's imports (a stdlib ``ast`` read, far
+        # cheaper than libcst) so only files that create a validated model are parsed.
+        from flake8_django_safety.project import index_for_file
+
+        project = index_for_file(text.filename, settings.index_cache_dir)
+        facts = None if project is None else project.use_source(text.filename, text.text)
+        if project is None or facts is None:
+            return False
+        for name in names:
+            ref = project.resolve_class(facts.qualify(name))
+            if ref is not None and project.skips_validation(ref):
+                return True
+        return False
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         if len(node.body) != 1:
@@ -145,11 +170,9 @@ class CreateWithoutFullClean(Rule):
             return
         model_expr, ref, using = found
         project = self.context.project
-        if project is None or not project.is_model(ref) or project.validates_itself(ref):
+        if project is None or not project.skips_validation(ref):
             return
         hooks = project.validation_hooks(ref)
-        if not hooks:
-            return
         model = self.context.code_for(model_expr)
         call = f"{self.context.code_for(func)}()"
         shown = ", ".join(f"`{hook}`" if hook.endswith(")") else hook for hook in hooks[:3])

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-import libcst as cst
-import libcst.matchers as m
+from flake8_django_safety._lazy import cst
 
 from flake8_django_safety.prefilter import SourceText, secret_on_lines
 from flake8_django_safety.rule import FileContext, Fix, ImportRequest, Safety
@@ -340,4 +339,6 @@ def _as_lookup(context: FileContext, node: cst.BaseExpression) -> str:
 
 def _has_comment(operator: cst.CSTNode) -> bool:
     """Comments in the operator's whitespace would be lost by the rewrite."""
+    import libcst.matchers as m
+
     return bool(m.findall(operator, m.Comment()))

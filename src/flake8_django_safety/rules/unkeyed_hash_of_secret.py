@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-import libcst as cst
-import libcst.matchers as m
+from flake8_django_safety._lazy import cst
 
 from flake8_django_safety.prefilter import SourceText, secret_on_lines
 from flake8_django_safety.rule import FileContext, Finding
@@ -152,6 +151,8 @@ class UnkeyedHashOfSecret(SecretRule):
             key = node.args[0].value
             if isinstance(key, cst.Name):
                 self.hmac_keys[-1].add(key.value)
+            import libcst.matchers as m
+
             for call in m.findall(key, m.Call()):
                 self.hmac_key_nodes.add(id(call))
         if id(node) in self.hmac_key_nodes:
