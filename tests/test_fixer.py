@@ -251,7 +251,9 @@ def test_usage_errors_exit_2(project: Path, capsys) -> None:
 def test_rules_and_explain(capsys) -> None:
     assert main(["rules"]) == 0
     out = capsys.readouterr().out
-    assert "DJS101  timing-unsafe-secret-comparison on      safe" in out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:]}
+    assert rows["DJS101"] == ["timing-unsafe-secret-comparison", "on", "safe"]
+    assert rows["DJS102"] == ["unkeyed-hash-of-secret", "on", "none"]
     assert main(["explain", "djs101"]) == 0
     assert capsys.readouterr().out.startswith("# DJS101 timing-unsafe-secret-comparison")
     assert main(["explain", "unkeyed-hash-of-secret"]) == 0

@@ -23,3 +23,11 @@ def issue_campaign_coupon(code, percent, valid_until):
     """Called by the marketing import job with values from a spreadsheet."""
     coupon = Coupon.objects.create(code=code, percent=percent, valid_until=valid_until)
     return coupon
+
+
+def import_coupons(rows):
+    """Bulk import from the partner feed: (code, percent, valid_until) rows."""
+    Coupon.objects.bulk_create(
+        Coupon(code=code, percent=percent, valid_until=valid_until)
+        for code, percent, valid_until in rows
+    )

@@ -1,7 +1,9 @@
 """The rule modules; importing this package registers every rule by its code."""
 
 from flake8_django_safety.rules import (  # noqa: F401 - imported to register
+    bulk_write_skips_validation,
     create_without_full_clean,
+    serializer_skips_model_validation,
     timing_unsafe_secret_comparison,
     unkeyed_hash_of_secret,
 )

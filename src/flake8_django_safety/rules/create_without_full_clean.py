@@ -5,7 +5,7 @@ import re
 from flake8_django_safety._lazy import cst
 
 from flake8_django_safety.prefilter import SourceText
-from flake8_django_safety.project import ClassRef
+from flake8_django_safety.orm import model_of_queryset, resolve_class
 from flake8_django_safety.rule import FileContext, Fix, Rule, Safety
 from flake8_django_safety.settings import Settings
 
@@ -104,7 +104,7 @@ class CreateWithoutFullClean(Rule):
 
     code = "DJS202"
     name = "create-without-full-clean"
-    message = "Creating with `{call}` skips `full_clean()`, so {hooks} never run; build the instance, call `full_clean()`, then `save()`"
+    message = "Creating with `{call}` skips `full_clean()` and with it {hooks}; build the instance, call `full_clean()`, then `save()`"
     fix_safety = Safety.UNSAFE
     options = ("test_patterns", "cache_dir")
 
@@ -165,10 +165,13 @@ class CreateWithoutFullClean(Rule):
         func = node.func
         if not (isinstance(func, cst.Attribute) and func.attr.value in _CREATORS):
             return
-        found = self._model_of_manager(func.value)
-        if found is None:
+        found = model_of_queryset(func.value)
+        if found is None or not _manager_only(func.value):
             return
-        model_expr, ref, using = found
+        model_expr, using = found
+        ref = resolve_class(self.context, model_expr)
+        if ref is None:
+            return
         project = self.context.project
         if project is None or not project.skips_validation(ref):
             return
@@ -178,38 +181,6 @@ class CreateWithoutFullClean(Rule):
         shown = ", ".join(f"`{hook}`" if hook.endswith(")") else hook for hook in hooks[:3])
         message = self.message.format(call=call, hooks=shown)
         self.report(node, message, self._fix(node, model_expr, using, func.attr.value, model))
-
-    def _model_of_manager(
-        self, receiver: cst.BaseExpression
-    ) -> tuple[cst.BaseExpression, ClassRef, cst.Arg | None] | None:
-        """``Order.objects`` or ``Order.objects.using(db)`` -> the model and ``db``."""
-        using: cst.Arg | None = None
-        if (
-            isinstance(receiver, cst.Call)
-            and isinstance(receiver.func, cst.Attribute)
-            and receiver.func.attr.value == "using"
-            and len(receiver.args) == 1
-        ):
-            using = receiver.args[0]
-            receiver = receiver.func.value
-        if not isinstance(receiver, cst.Attribute):
-            return None
-        model_expr = receiver.value
-        ref = self._resolve(model_expr)
-        return None if ref is None else (model_expr, ref, using)
-
-    def _resolve(self, node: cst.BaseExpression) -> ClassRef | None:
-        project = self.context.project
-        if project is None:
-            return None
-        qualified = self.context.imports.qualify(node)
-        if qualified is not None:
-            qualified = self.context.absolute_name(qualified)
-        elif isinstance(node, cst.Name) and self.context.module_name:
-            local = project.module(self.context.module_name)
-            if local is not None and node.value in local.classes:
-                qualified = f"{self.context.module_name}.{node.value}"
-        return None if qualified is None else project.resolve_class(qualified)
 
     def _fix(
         self,
@@ -255,3 +226,10 @@ class CreateWithoutFullClean(Rule):
             statement,
             cst.FlattenSentinel(lines),
         )
+
+
+def _manager_only(receiver: cst.BaseExpression) -> bool:
+    """``Order.objects`` or ``Order.objects.using(db)``: ``create()`` needs a manager."""
+    if isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Attribute):
+        return receiver.func.attr.value == "using" and isinstance(receiver.func.value, cst.Attribute)
+    return isinstance(receiver, cst.Attribute)

@@ -1,0 +1,56 @@
+"""Django ORM shapes shared by the rules: managers, querysets, model names."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flake8_django_safety._lazy import cst
+
+if TYPE_CHECKING:
+    import libcst
+
+    from flake8_django_safety.project import ClassRef
+    from flake8_django_safety.rule import FileContext
+
+#: Queryset methods that return a queryset of the same model.
+_CHAINABLE = frozenset(
+    {"all", "filter", "exclude", "using", "order_by", "select_related", "prefetch_related",
+     "only", "defer", "distinct", "annotate", "select_for_update", "none"}
+)  # fmt: skip
+
+
+def model_of_queryset(
+    receiver: libcst.BaseExpression,
+) -> tuple[libcst.BaseExpression, libcst.Arg | None] | None:
+    """``Order.objects`` / ``Order.objects.using(db).filter(...)`` -> (``Order``, ``db``).
+
+    The model expression is what precedes the manager attribute; related
+    managers (``customer.addresses``) come out too and fail to resolve later.
+    """
+    using: libcst.Arg | None = None
+    while (
+        isinstance(receiver, cst.Call)
+        and isinstance(receiver.func, cst.Attribute)
+        and receiver.func.attr.value in _CHAINABLE
+    ):
+        if receiver.func.attr.value == "using" and len(receiver.args) == 1:
+            using = receiver.args[0]
+        receiver = receiver.func.value
+    if not isinstance(receiver, cst.Attribute):
+        return None
+    return receiver.value, using
+
+
+def resolve_class(context: FileContext, node: libcst.BaseExpression) -> ClassRef | None:
+    """The project class a name in this file stands for (imported or defined here)."""
+    project = context.project
+    if project is None:
+        return None
+    qualified = context.imports.qualify(node)
+    if qualified is not None:
+        qualified = context.absolute_name(qualified)
+    elif isinstance(node, cst.Name) and context.module_name:
+        local = project.module(context.module_name)
+        if local is not None and node.value in local.classes:
+            qualified = f"{context.module_name}.{node.value}"
+    return None if qualified is None else project.resolve_class(qualified)

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from flake8_django_safety._lazy import cst
+from flake8_django_safety.prefilter import SourceText
+from flake8_django_safety.project.facts import meta_name
+from flake8_django_safety.rule import Rule
+from flake8_django_safety.settings import Settings
+
+_MODEL_SERIALIZERS = frozenset(
+    {
+        "rest_framework.serializers.ModelSerializer",
+        "rest_framework.serializers.HyperlinkedModelSerializer",
+    }
+)
+_WRITE_METHODS = frozenset({"validate", "create", "update"})
+
+
+class SerializerSkipsModelValidation(Rule):
+    """
+    ## What it does
+    Flags a Django REST framework `ModelSerializer` (or a subclass such as
+    `HyperlinkedModelSerializer`, also through project base classes) whose
+    `Meta.model` has validation only `full_clean()` runs — `clean()`,
+    `clean_fields()`, `validate_unique()`, `validate_constraints()` — and none
+    of whose `validate()`, `create()` or `update()` calls `full_clean()` or
+    `clean()`. Reported on the `model =` line of `Meta`.
+
+    ## Why is this bad?
+    Unlike a `ModelForm`, a DRF serializer never calls the model's
+    `full_clean()`: it copies field validators, but the model's `clean()` does
+    not run. Every write through the API bypasses the invariants the model
+    declares, while the same change made in the admin is rejected.
+
+    ## Known problems
+    Models whose own `save()` calls `self.full_clean()` are not reported, nor
+    are serializers whose model or bases cannot be resolved to project classes.
+    Field `validators=` alone do not make a report: `ModelSerializer` copies
+    them onto its fields.
+
+    ## Example
+    ```python
+    from django.core.exceptions import ValidationError
+    from django.db import models
+    from rest_framework import serializers
+
+
+    class Booking(models.Model):
+        starts = models.DateTimeField()
+        ends = models.DateTimeField()
+
+        def clean(self):
+            if self.ends <= self.starts:
+                raise ValidationError("A booking must end after it starts.")
+
+
+    class BookingSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = Booking
+            fields = ["starts", "ends"]
+    ```
+
+    ## Use instead
+    ```python
+    from django.core.exceptions import ValidationError
+    from django.db import models
+    from rest_framework import serializers
+
+
+    class Booking(models.Model):
+        starts = models.DateTimeField()
+        ends = models.DateTimeField()
+
+        def clean(self):
+            if self.ends <= self.starts:
+                raise ValidationError("A booking must end after it starts.")
+
+
+    class BookingSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = Booking
+            fields = ["starts", "ends"]
+
+        def validate(self, attrs):
+            instance = Booking(**attrs)
+            try:
+                instance.clean()
+            except ValidationError as error:
+                raise serializers.ValidationError(error.messages) from error
+            return attrs
+    ```
+
+    ## Options
+    - `django-safety-cache-dir`
+
+    ## References
+    - [DRF: differences between ModelSerializer validation and ModelForm](https://www.django-rest-framework.org/community/3.0-announcement/#differences-between-modelserializer-validation-and-modelform)
+    - [Django: validating objects](https://docs.djangoproject.com/en/stable/ref/models/instances/#validating-objects)
+    """
+
+    code = "DJS204"
+    name = "serializer-skips-model-validation"
+    message = "Serializer `{serializer}` writes `{model}` without its {hooks}; call it from `validate()`"
+    options = ("cache_dir",)
+
+    @classmethod
+    def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
+        return "Serializer" in text.text and "model" in text.text
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        project = self.context.project
+        module_name = self.context.module_name
+        if project is None or module_name is None or not node.bases:
+            return
+        ref = project.resolve_class(f"{module_name}.{node.name.value}")
+        if ref is None:
+            return
+        ancestry = list(project.ancestry(ref))
+        if not any(isinstance(item, str) and item in _MODEL_SERIALIZERS for item in ancestry):
+            return
+        for item in ancestry:
+            if not isinstance(item, str) and item.facts.methods_calling_full_clean & _WRITE_METHODS:
+                return
+        model_ref = None
+        for item in ancestry:  # the nearest Meta.model, own or inherited
+            if isinstance(item, str):
+                continue
+            name = meta_name(item.facts.meta.get("model"))
+            if name is not None:
+                model_ref = project.resolve_class(item.module.qualify(name))
+                break
+        if model_ref is None or not project.skips_validation(model_ref):
+            return
+        hooks = [hook for hook in project.validation_hooks(model_ref) if hook.endswith(")")]
+        if not hooks:
+            return  # field validators are copied onto the serializer's fields
+        target = _meta_model_line(node) or node
+        self.report(
+            target,
+            self.message.format(
+                serializer=node.name.value,
+                model=model_ref.facts.name,
+                hooks=", ".join(f"`{hook}`" for hook in hooks[:3]),
+            ),
+        )
+
+
+def _meta_model_line(node: cst.ClassDef) -> cst.CSTNode | None:
+    """The ``model = ...`` statement of the class's own ``Meta``."""
+    for statement in node.body.body:
+        if isinstance(statement, cst.ClassDef) and statement.name.value == "Meta":
+            for line in statement.body.body:
+                if isinstance(line, cst.SimpleStatementLine):
+                    for small in line.body:
+                        if (
+                            isinstance(small, cst.Assign)
+                            and len(small.targets) == 1
+                            and isinstance(small.targets[0].target, cst.Name)
+                            and small.targets[0].target.value == "model"
+                        ):
+                            return line
+    return None
