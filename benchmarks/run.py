@@ -102,6 +102,8 @@ class Target:
     files: int = 0
     lines: int = 0
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before/after
+    commits: tuple[str, str] = ("", "")  # this repo's `git describe` before/after
+    runs: int = 0
 
 
 @dataclass
@@ -278,6 +280,8 @@ def measure(
         else:
             timed(command, target.path.parent)
     load_before = os.getloadavg()[0]
+    commit_before = repo_commit()
+    target.runs = args.runs
     for run in range(args.runs):
         shift = run % len(configs)
         for config in configs[shift:] + configs[:shift]:
@@ -294,6 +298,7 @@ def measure(
                 f"--select={config.select:<10} [{config.env}] cpu {cpu:7.2f} s  wall {wall:7.2f} s"
             )
     target.load = (load_before, os.getloadavg()[0])
+    target.commits = (commit_before, repo_commit())
     return results
 
 
@@ -367,15 +372,18 @@ def machine_facts(venvs: dict[str, Path], needed: set[str]) -> list[str]:
         versions = dist_versions(venv_python(venvs[env]), names[env])
         shown = ", ".join(f"{name} {version}" for name, version in versions.items())
         facts.append(f"- `{env}` venv: {shown}")
+    return facts
+
+
+def repo_commit() -> str:
+    """This repository's ``git describe --always --dirty``, or '' without git."""
     try:
-        commit = subprocess.run(
+        return subprocess.run(
             ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
             check=True, capture_output=True, text=True,
         ).stdout.strip()
-        facts.append(f"- flake8-django-safety source: commit {commit}")
     except (OSError, subprocess.CalledProcessError):
-        pass
-    return facts
+        return ""
 
 
 def ratio(value: float, base: float | None) -> str:
@@ -394,9 +402,16 @@ def render(
     lines = [
         START_MARK,
         "",
-        f"Measured {today}, {args.runs} runs per configuration, `--jobs={args.jobs}`.",
+        f"Measured {today}, `--jobs={args.jobs}`; runs per configuration: "
+        + ", ".join(f"{t.label} {t.runs}" for t in targets) + ".",
         "",
         *facts,
+        "- flake8-django-safety source (`git describe` before/after the runs): "
+        + ", ".join(
+            f"{t.label} {t.commits[0]}"
+            + ("" if t.commits[0] == t.commits[1] else f" -> {t.commits[1]} (CHANGED meanwhile)")
+            for t in targets
+        ),
         "",
         "Reproduce (from the repository root):",
         "",
@@ -468,10 +483,8 @@ def render(
         ]
         for label, data in stats.items():
             files = data["files"] or 1
-            cells = [
-                f"{data['per_rule'].get(code, 0)} ({100 * data['per_rule'].get(code, 0) / files:.1f}%)"
-                for code in codes
-            ]
+            counts = [data["per_rule"].get(code, 0) for code in codes]
+            cells = [f"{count} ({100 * count / files:.1f}%)" for count in counts]
             lines.append(
                 f"| {label} | {data['files']:,} "
                 f"| {data['admitted_all']} ({100 * data['admitted_all'] / files:.1f}%) "
@@ -599,7 +612,8 @@ def main(argv: list[str] | None = None) -> int:
     for target in targets:
         if target.path.is_dir():
             count_lines(target)
-            log(f"target {target.label}: {target.path} ({target.files} files, {target.lines} lines)")
+            log(f"target {target.label}: {target.path} ({target.files} files,"
+                f" {target.lines} lines)")
         args.runs = args.runs_override.get(target.label, runs)
         if target.path.is_dir():
             all_results[target.label] = measure(target, configs, venvs, args)
@@ -609,11 +623,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         return 0
     facts = machine_facts(venvs, needed)
-    if args.runs_override:
-        facts.append(
-            "- Runs per target: "
-            + ", ".join(f"{t.label} {args.runs_override.get(t.label, runs)}" for t in targets)
-        )
     section = render(targets, all_results, prefilter, facts, args)
     write_output(args.output, section)
     print(section)
