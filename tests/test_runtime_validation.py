@@ -41,17 +41,22 @@ def coupon_model():
     return Coupon
 
 
-def _run(source: str, *args: object) -> object:
+def _run(source: str, *args: object, function: str = "issue_coupon") -> object:
     namespace: dict[str, object] = {}
     exec(compile(source, "<fixture>", "exec"), namespace)  # noqa: S102 - our own fixture code
-    return namespace["issue_coupon"](*args)  # type: ignore[operator]
+    return namespace[function](*args)  # type: ignore[operator]
 
 
-def _fixed(source: str) -> str:
-    engine = Engine([registered_rules()["DJS202"]], Settings(cache_dir="none", test_patterns=()))
+def _lint(source: str, code: str) -> list[str]:
+    engine = Engine([registered_rules()[code]], Settings(cache_dir="none", test_patterns=()))
     filename = str(RUNTIME / "services.py")  # inside the runtime project: models resolve
-    violations = engine.lint_text(source, filename)
-    assert [v.code for v in violations] == ["DJS202"]
+    return [v.code for v in engine.lint_text(source, filename)]
+
+
+def _fixed(source: str, code: str = "DJS202") -> str:
+    engine = Engine([registered_rules()[code]], Settings(cache_dir="none", test_patterns=()))
+    filename = str(RUNTIME / "services.py")
+    assert _lint(source, code) == [code]
     return fix_module(engine, parse(source), filename, unsafe=True).module.code
 
 
@@ -76,3 +81,84 @@ def test_fixed_create_raises_and_stores_nothing(coupon_model) -> None:
     assert coupon_model.objects.count() == before
     valid = _run(fixed, "TENOFF", 10)
     assert coupon_model.objects.get(pk=valid.pk).percent == 10
+
+
+SAVE_FLAGGED = textwrap.dedent(
+    """\
+    from validation_app.models import Coupon
+
+
+    def raise_discount(pk, percent):
+        coupon = Coupon.objects.get(pk=pk)
+        coupon.percent = percent
+        coupon.save()
+        return coupon
+    """
+)
+
+
+def test_djs201_flagged_save_stores_and_fixed_save_raises(coupon_model) -> None:
+    from django.core.exceptions import ValidationError
+
+    coupon = coupon_model.objects.create(code="BASE", percent=10)
+    _run(SAVE_FLAGGED, coupon.pk, 180, function="raise_discount")
+    coupon.refresh_from_db()
+    assert coupon.percent == 180
+    with pytest.raises(ValidationError):
+        coupon.full_clean()
+
+    fixed = _fixed(SAVE_FLAGGED, "DJS201")
+    coupon.percent = 10
+    coupon.save()
+    with pytest.raises(ValidationError):
+        _run(fixed, coupon.pk, 180, function="raise_discount")
+    coupon.refresh_from_db()
+    assert coupon.percent == 10
+
+
+SERIALIZER = textwrap.dedent(
+    """\
+    from rest_framework import serializers
+    from validation_app.models import Coupon
+
+
+    class CouponSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = Coupon
+            fields = ["code", "percent"]
+
+
+    def issue_coupon(code, percent):
+        serializer = CouponSerializer(data={"code": code, "percent": percent})
+        serializer.is_valid(raise_exception=True)
+        return serializer.save()
+    """
+)
+
+
+def test_djs204_serializer_stores_what_clean_rejects(coupon_model) -> None:
+    from django.core.exceptions import ValidationError
+
+    assert _lint(SERIALIZER, "DJS204") == ["DJS204"]
+    coupon = _run(SERIALIZER, "API", 250)  # is_valid() passed: clean() never ran
+    assert coupon_model.objects.get(pk=coupon.pk).percent == 250
+    with pytest.raises(ValidationError):
+        coupon.full_clean()
+
+    corrected = SERIALIZER.replace(
+        '        fields = ["code", "percent"]\n',
+        '        fields = ["code", "percent"]\n\n'
+        "    def validate(self, attrs):\n"
+        "        from django.core.exceptions import ValidationError\n"
+        "        try:\n"
+        "            Coupon(**attrs).clean()\n"
+        "        except ValidationError as error:\n"
+        "            raise serializers.ValidationError(error.message_dict)\n"
+        "        return attrs\n",
+    )
+    assert corrected != SERIALIZER
+    assert _lint(corrected, "DJS204") == []
+    from rest_framework.exceptions import ValidationError as ApiValidationError
+
+    with pytest.raises(ApiValidationError):
+        _run(corrected, "API2", 250)

@@ -1,5 +1,7 @@
 """Issuing API keys to merchants' integrations, and coupons to marketing."""
 
+import datetime
+
 import hashlib
 import secrets
 
@@ -31,3 +33,11 @@ def import_coupons(rows):
         Coupon(code=code, percent=percent, valid_until=valid_until)
         for code, percent, valid_until in rows
     )
+
+
+def extend_coupon(code, days):
+    """Support agents extend a coupon for an unhappy customer."""
+    coupon = Coupon.objects.get(code=code)
+    coupon.valid_until += datetime.timedelta(days=days)
+    coupon.percent += 5
+    coupon.save(update_fields=["valid_until", "percent"])

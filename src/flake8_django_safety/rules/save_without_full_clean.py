@@ -1,0 +1,324 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flake8_django_safety._lazy import cst
+from flake8_django_safety.orm import model_of_queryset, resolve_class
+from flake8_django_safety.prefilter import SourceText
+from flake8_django_safety.rule import FileContext, Fix, Rule, Safety
+from flake8_django_safety.settings import Settings
+
+if TYPE_CHECKING:
+    from flake8_django_safety.project import ClassRef
+
+#: Queryset methods that return one instance of the queryset's model.
+_SINGLE = frozenset(
+    {"get", "first", "last", "latest", "earliest", "create",
+     "aget", "afirst", "alast", "alatest", "aearliest", "acreate"}
+)  # fmt: skip
+_PAIRS = frozenset({"get_or_create", "update_or_create", "aget_or_create", "aupdate_or_create"})
+_SAVES = frozenset({"save", "asave"})
+_VIEW_OBJECT = "self.object"
+
+
+@dataclass
+class _Scope:
+    """Instances typed so far in one function, and those already validated."""
+
+    instances: dict[str, ClassRef] = field(default_factory=dict)
+    cleaned: set[str] = field(default_factory=set)
+
+
+class SaveWithoutFullClean(Rule):
+    """
+    ## What it does
+    Flags `obj.save()` / `obj.asave()` where `obj` is an instance of a model
+    with validation `full_clean()` would run (`clean()`, `clean_fields()`,
+    `validate_unique()`, `validate_constraints()`, a field with `validators=`,
+    on the model or a base in another file) and no `obj.full_clean()` call
+    comes before it in the same function. Instances are recognised from
+    `Model(...)`, `Model.objects.get/first/last/latest/earliest/create(...)`
+    (also after `filter()` and friends), `get_or_create()` / `update_or_create()`
+    unpacking or `[0]`, `get_object_or_404(Model, ...)`, iteration over a
+    queryset of the model, `self.object` / `self.get_object()` in a class with
+    `model =` or `queryset =`, and parameters annotated with the model.
+
+    ## Why is this bad?
+    `save()` never calls `full_clean()`: a model's `clean()` and its fields'
+    validators run only when something calls `full_clean()` (a `ModelForm`
+    does, in `is_valid()`). Code that changes an instance and saves it stores
+    whatever it was given.
+
+    ## Known problems
+    Any earlier `obj.full_clean()` in the function counts, in whichever branch
+    (precision first). Instances from `form.save(commit=False)` or
+    `form.instance` are not typed (the form validated them), `self.save()`
+    inside the model is left alone, models that validate in their own `save()`
+    are not reported, and neither are test modules.
+
+    ## Example
+    ```python
+    from django.core.exceptions import ValidationError
+    from django.db import models
+
+
+    class Coupon(models.Model):
+        percent = models.PositiveIntegerField()
+
+        def clean(self):
+            if self.percent > 100:
+                raise ValidationError("A discount cannot exceed 100%.")
+
+
+    def raise_discount(pk, percent):
+        coupon = Coupon.objects.get(pk=pk)
+        coupon.percent = percent
+        coupon.save()
+    ```
+
+    ## Use instead
+    ```python
+    from django.core.exceptions import ValidationError
+    from django.db import models
+
+
+    class Coupon(models.Model):
+        percent = models.PositiveIntegerField()
+
+        def clean(self):
+            if self.percent > 100:
+                raise ValidationError("A discount cannot exceed 100%.")
+
+
+    def raise_discount(pk, percent):
+        coupon = Coupon.objects.get(pk=pk)
+        coupon.percent = percent
+        coupon.full_clean()
+        coupon.save()
+    ```
+
+    ## Options
+    - `django-safety-test-patterns`
+    - `django-safety-cache-dir`
+
+    ## Fix safety
+    The fix is unsafe: it inserts `obj.full_clean()` on the line before the
+    save, so invalid data raises `ValidationError` instead of being stored, and
+    uniqueness checks add queries. Offered when the save is a statement of its
+    own.
+
+    ## References
+    - [Django: validating objects](https://docs.djangoproject.com/en/stable/ref/models/instances/#validating-objects)
+    - [Django: `Model.save()`](https://docs.djangoproject.com/en/stable/ref/models/instances/#saving-objects)
+    """
+
+    code = "DJS201"
+    name = "save-without-full-clean"
+    message = "Saving a `{model}` with `{call}` skips `full_clean()` and with it {hooks}; call `{target}.full_clean()` first"
+    fix_safety = Safety.UNSAFE
+    options = ("test_patterns", "cache_dir")
+
+    def __init__(self, context: FileContext) -> None:
+        super().__init__(context)
+        self.scopes: list[_Scope] = [_Scope()]
+        #: Per class being visited: the model its ``model =`` / ``queryset =`` names.
+        self.view_models: list[ClassRef | None] = []
+        self.statements: dict[int, cst.SimpleStatementLine] = {}
+
+    @classmethod
+    def applies_to_file(cls, filename: str, settings: Settings) -> bool:
+        return not settings.is_test_file(filename)
+
+    @classmethod
+    def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
+        if "save(" not in text.text or not text.filename:
+            return False
+        # Parse with libcst only files that can name a model that skips validation.
+        from flake8_django_safety.project import index_for_file
+
+        project = index_for_file(text.filename, settings.index_cache_dir)
+        facts = None if project is None else project.use_source(text.filename, text.text)
+        if project is None or facts is None:
+            return False
+        candidates = [
+            target
+            for local, target in facts.imports.items()
+            if local[:1].isupper()
+        ] + [f"{facts.name}.{name}" for name in facts.classes]
+        for qualified in candidates:
+            ref = project.resolve_class(qualified)
+            if ref is not None and project.skips_validation(ref):
+                return True
+        return False
+
+    # -- scopes ----------------------------------------------------------------
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.view_models.append(self._class_model(node))
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.view_models.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        scope = _Scope()
+        params = node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if param.annotation is not None:
+                ref = self._validated(resolve_class(self.context, param.annotation.annotation))
+                if ref is not None:
+                    scope.instances[param.name.value] = ref
+        view_model = self.view_models[-1] if self.view_models else None
+        if view_model is not None:
+            scope.instances[_VIEW_OBJECT] = view_model
+        self.scopes.append(scope)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.scopes.pop()
+
+    # -- typing instances ------------------------------------------------------
+
+    def leave_Assign(self, original_node: cst.Assign) -> None:
+        if len(original_node.targets) != 1:
+            return
+        target = original_node.targets[0].target
+        value = original_node.value
+        scope = self.scopes[-1]
+        key = _receiver_key(target)
+        if key is not None:
+            ref = self._instance_of(value)
+            if ref is not None:
+                scope.instances[key] = ref
+                scope.cleaned.discard(key)
+            else:  # ``self.object = form.save(commit=False)``: the form validated it
+                scope.instances.pop(key, None)
+        elif isinstance(target, cst.Tuple) and target.elements:
+            first = target.elements[0].value
+            ref = self._pair_instance(value)
+            if isinstance(first, cst.Name):
+                if ref is not None:
+                    scope.instances[first.value] = ref
+                    scope.cleaned.discard(first.value)
+                else:
+                    scope.instances.pop(first.value, None)
+
+    def visit_For(self, node: cst.For) -> None:
+        if isinstance(node.target, cst.Name):
+            ref = self._queryset_model(node.iter)
+            if ref is not None:
+                self.scopes[-1].instances[node.target.value] = ref
+
+    def _instance_of(self, value: cst.BaseExpression) -> ClassRef | None:
+        if isinstance(value, cst.Await):
+            value = value.expression
+        if isinstance(value, cst.Subscript):
+            element = value.slice[0].slice if len(value.slice) == 1 else None
+            if isinstance(element, cst.Index) and isinstance(element.value, cst.Integer) and element.value.value == "0":
+                return self._pair_instance(value.value)
+            return None
+        if not isinstance(value, cst.Call):
+            return None
+        func = value.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _SINGLE:
+            return self._queryset_model(func.value)
+        if isinstance(func, cst.Attribute) and func.attr.value == "get_object" and _is_self(func.value):
+            return self.scopes[-1].instances.get(_VIEW_OBJECT)
+        callee = self.context.imports.qualify(func) or ""
+        if callee.endswith("get_object_or_404") and value.args:
+            first = value.args[0].value
+            return self._validated(resolve_class(self.context, first)) or self._queryset_model(first)
+        return self._validated(resolve_class(self.context, func))
+
+    def _pair_instance(self, value: cst.BaseExpression) -> ClassRef | None:
+        if isinstance(value, cst.Await):
+            value = value.expression
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
+            if value.func.attr.value in _PAIRS:
+                return self._queryset_model(value.func.value)
+        return None
+
+    def _queryset_model(self, node: cst.BaseExpression) -> ClassRef | None:
+        found = model_of_queryset(node)
+        return None if found is None else self._validated(resolve_class(self.context, found[0]))
+
+    def _validated(self, ref: ClassRef | None) -> ClassRef | None:
+        project = self.context.project
+        if ref is None or project is None or not project.skips_validation(ref):
+            return None
+        return ref
+
+    def _class_model(self, node: cst.ClassDef) -> ClassRef | None:
+        """``model = Order`` or ``queryset = Order.objects...`` in a class body."""
+        if not isinstance(node.body, cst.IndentedBlock):
+            return None
+        for statement in node.body.body:
+            if not isinstance(statement, cst.SimpleStatementLine):
+                continue
+            for small in statement.body:
+                if not (isinstance(small, cst.Assign) and len(small.targets) == 1):
+                    continue
+                target = small.targets[0].target
+                if isinstance(target, cst.Name) and target.value == "model":
+                    return self._validated(resolve_class(self.context, small.value))
+                if isinstance(target, cst.Name) and target.value == "queryset":
+                    return self._queryset_model(small.value)
+        return None
+
+    # -- saves -----------------------------------------------------------------
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        if len(node.body) == 1 and isinstance(node.body[0], cst.Expr):
+            value = node.body[0].value
+            call = value.expression if isinstance(value, cst.Await) else value
+            if isinstance(call, cst.Call):
+                self.statements[id(call)] = node
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute):
+            return
+        receiver = _receiver_key(func.value)
+        if receiver is None:
+            return
+        scope = self.scopes[-1]
+        if func.attr.value == "full_clean":
+            scope.cleaned.add(receiver)
+            return
+        if func.attr.value not in _SAVES or receiver in scope.cleaned:
+            return
+        ref = scope.instances.get(receiver)
+        project = self.context.project
+        if ref is None or project is None:
+            return
+        hooks = project.validation_hooks(ref)
+        message = self.message.format(
+            call=f"{receiver}.{func.attr.value}()",
+            model=ref.facts.name,
+            hooks=", ".join(f"`{hook}`" if hook.endswith(")") else hook for hook in hooks[:3]),
+            target=receiver,
+        )
+        self.report(node, message, self._fix(node, func.value))
+
+    def _fix(self, call: cst.Call, receiver: cst.BaseExpression) -> Fix | None:
+        statement = self.statements.get(id(call))
+        if statement is None:
+            return None
+        clean = cst.SimpleStatementLine(
+            body=[cst.Expr(cst.Call(func=cst.Attribute(receiver, cst.Name("full_clean"))))],
+            leading_lines=statement.leading_lines,
+        )
+        replacement = cst.FlattenSentinel([clean, statement.with_changes(leading_lines=())])
+        return Fix("Call `full_clean()` before saving", Safety.UNSAFE, statement, replacement)
+
+
+def _is_self(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "self"
+
+
+def _receiver_key(node: cst.BaseExpression) -> str | None:
+    """``order`` for a local, ``self.object`` for a generic view's object."""
+    if isinstance(node, cst.Name) and node.value != "self":
+        return node.value
+    if isinstance(node, cst.Attribute) and _is_self(node.value) and node.attr.value == "object":
+        return _VIEW_OBJECT
+    return None
