@@ -54,3 +54,44 @@ def resolve_class(context: FileContext, node: libcst.BaseExpression) -> ClassRef
         if local is not None and node.value in local.classes:
             qualified = f"{context.module_name}.{node.value}"
     return None if qualified is None else project.resolve_class(qualified)
+
+
+#: Every field, for calls that pass ``**kwargs`` or positional values.
+ALL_FIELDS = None
+
+
+def fields_set_by(call: libcst.Call) -> frozenset[str] | None:
+    """The fields a ``create()`` / ``Model(...)`` call sets; None when it cannot tell."""
+    names: set[str] = set()
+    for arg in call.args:
+        if arg.star or arg.keyword is None:
+            return ALL_FIELDS
+        if arg.keyword.value in ("defaults", "create_defaults"):
+            if not isinstance(arg.value, cst.Dict):
+                return ALL_FIELDS
+            for element in arg.value.elements:
+                if not isinstance(element, cst.DictElement) or not isinstance(element.key, cst.SimpleString):
+                    return ALL_FIELDS
+                names.add(element.key.raw_value)
+        else:
+            names.add(arg.keyword.value.split("__", 1)[0])
+    return frozenset(names)
+
+
+def in_model_serializer(context: FileContext, classes: list[str]) -> bool:
+    """Inside a DRF ModelSerializer, whose fields already run the model's field validators."""
+    project = context.project
+    if project is None or context.module_name is None or not classes:
+        return False
+    ref = project.resolve_class(f"{context.module_name}.{classes[-1]}")
+    return ref is not None and any(
+        isinstance(item, str) and item in MODEL_SERIALIZERS for item in project.ancestry(ref)
+    )
+
+
+MODEL_SERIALIZERS = frozenset(
+    {
+        "rest_framework.serializers.ModelSerializer",
+        "rest_framework.serializers.HyperlinkedModelSerializer",
+    }
+)

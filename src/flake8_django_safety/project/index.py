@@ -180,13 +180,21 @@ class ProjectIndex:
     def is_model(self, ref: ClassRef) -> bool:
         return any(isinstance(item, str) and item in MODEL_BASES for item in self.ancestry(ref))
 
-    def validation_hooks(self, ref: ClassRef) -> list[str]:
-        """What ``full_clean()`` would enforce: hooks and ``validators=`` fields, inherited."""
+    def validation_hooks(self, ref: ClassRef, fields: frozenset[str] | None = None) -> list[str]:
+        """What ``full_clean()`` would enforce: hooks and ``validators=`` fields, inherited.
+
+        ``fields``: only the validators of these fields count (the fields a call
+        sets); model-wide hooks such as ``clean()`` always count.
+        """
         found: list[str] = []
         for item in self.ancestry(ref):
             if isinstance(item, ClassRef):
                 found += sorted(f"{hook}()" for hook in item.facts.methods & VALIDATION_HOOKS)
-                found += [f"validators= on `{f.name}`" for f in item.facts.fields if f.has_validators]
+                found += [
+                    f"validators= on `{f.name}`"
+                    for f in item.facts.fields
+                    if f.has_validators and (fields is None or f.name in fields)
+                ]
         return found
 
     def validates_itself(self, ref: ClassRef) -> bool:

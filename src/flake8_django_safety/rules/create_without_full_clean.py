@@ -5,7 +5,12 @@ import re
 from flake8_django_safety._lazy import cst
 
 from flake8_django_safety.prefilter import SourceText
-from flake8_django_safety.orm import model_of_queryset, resolve_class
+from flake8_django_safety.orm import (
+    fields_set_by,
+    in_model_serializer,
+    model_of_queryset,
+    resolve_class,
+)
 from flake8_django_safety.rule import FileContext, Fix, Rule, Safety
 from flake8_django_safety.settings import Settings
 
@@ -112,6 +117,13 @@ class CreateWithoutFullClean(Rule):
         super().__init__(context)
         #: Calls that are a whole statement: ``x = Model.objects.create(...)``.
         self._fixable: dict[int, tuple[cst.SimpleStatementLine, str | None, bool]] = {}
+        self.classes: list[str] = []
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.classes.append(node.name.value)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.classes.pop()
 
     @classmethod
     def applies_to_file(cls, filename: str, settings: Settings) -> bool:
@@ -175,7 +187,14 @@ class CreateWithoutFullClean(Rule):
         project = self.context.project
         if project is None or not project.skips_validation(ref):
             return
-        hooks = project.validation_hooks(ref)
+        # Field validators matter only for the fields this call sets, and a
+        # ModelSerializer already ran them on its input.
+        fields = fields_set_by(node)
+        if in_model_serializer(self.context, self.classes):
+            fields = frozenset()
+        hooks = project.validation_hooks(ref, fields)
+        if not hooks:
+            return
         model = self.context.code_for(model_expr)
         call = f"{self.context.code_for(func)}()"
         shown = ", ".join(f"`{hook}`" if hook.endswith(")") else hook for hook in hooks[:3])

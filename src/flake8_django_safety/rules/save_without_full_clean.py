@@ -290,7 +290,9 @@ class SaveWithoutFullClean(Rule):
         project = self.context.project
         if ref is None or project is None:
             return
-        hooks = project.validation_hooks(ref)
+        hooks = project.validation_hooks(ref, _update_fields(node))
+        if not hooks:
+            return
         message = self.message.format(
             call=f"{receiver}.{func.attr.value}()",
             model=ref.facts.name,
@@ -309,6 +311,18 @@ class SaveWithoutFullClean(Rule):
         )
         replacement = cst.FlattenSentinel([clean, statement.with_changes(leading_lines=())])
         return Fix("Call `full_clean()` before saving", Safety.UNSAFE, statement, replacement)
+
+
+def _update_fields(call: cst.Call) -> frozenset[str] | None:
+    """``save(update_fields=["a", "b"])``: only those fields' validators matter."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "update_fields":
+            value = arg.value
+            if isinstance(value, (cst.List, cst.Tuple, cst.Set)) and all(
+                isinstance(element.value, cst.SimpleString) for element in value.elements
+            ):
+                return frozenset(element.value.raw_value for element in value.elements)
+    return None
 
 
 def _is_self(node: cst.BaseExpression) -> bool:

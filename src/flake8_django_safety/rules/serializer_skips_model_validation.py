@@ -1,17 +1,12 @@
 from __future__ import annotations
 
 from flake8_django_safety._lazy import cst
+from flake8_django_safety.orm import MODEL_SERIALIZERS as _MODEL_SERIALIZERS
 from flake8_django_safety.prefilter import SourceText
 from flake8_django_safety.project.facts import meta_name
 from flake8_django_safety.rule import Rule
 from flake8_django_safety.settings import Settings
 
-_MODEL_SERIALIZERS = frozenset(
-    {
-        "rest_framework.serializers.ModelSerializer",
-        "rest_framework.serializers.HyperlinkedModelSerializer",
-    }
-)
 _WRITE_METHODS = frozenset({"validate", "create", "update"})
 
 
