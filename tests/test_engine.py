@@ -28,10 +28,10 @@ HOSTILE = {
     "long-chain": b"ok = " + b" == ".join(b"token%d" % i for i in range(3000)) + b"\n",
     "pep695-701-758": (
         b"type Pair[T] = tuple[T, T]\n"
-        b"def f[T](request, token: T) -> bool:\n"
+        b"def f[T](request, user: T) -> bool:\n"
         b"    try:\n        pass\n    except ValueError, TypeError:\n        pass\n"
         b"    label = f'{'token' if token else ''}'\n"
-        b"    return token == request.GET['token']\n"
+        b"    return user.token == request.GET['token']\n"
     ),
 }
 
@@ -55,7 +55,7 @@ def test_new_syntax_is_linted_and_fixed() -> None:
     module = parse(HOSTILE["pep695-701-758"])
     assert [v.code for v in engine.lint_module(module, "views.py")] == ["DJS101"]
     fixed = fix_module(engine, module, "views.py").module.code
-    assert "return constant_time_compare(token, request.GET['token'])" in fixed
+    assert "return constant_time_compare(user.token, request.GET['token'])" in fixed
 
 
 def test_parse_failure_is_silent() -> None:
@@ -99,7 +99,7 @@ def test_prefiltered_file_is_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_test_modules_are_skipped_and_configurable() -> None:
-    source = "def f(request, token):\n    return request.POST['code'] == token\n"
+    source = "def f(request, user):\n    return request.POST['code'] == user.token\n"
     engine = Engine([DJS101])
     for name in ("tests/test_views.py", "app/tests/helpers.py", "test_api.py", "api_test.py",
                  "tests.py", "conftest.py"):

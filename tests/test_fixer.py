@@ -21,8 +21,8 @@ DJS101 = registered_rules()["DJS101"]
 
 VULNERABLE = textwrap.dedent(
     """\
-    def check(request, token):
-        if request.GET.get("token") == token:
+    def check(request, user):
+        if request.GET.get("token") == user.api_token:
             return True
         return False
     """
@@ -38,24 +38,24 @@ def _fix(source: str, *, unsafe: bool = False, rules: list[type[Rule]] | None = 
 
 
 def test_fix_adds_the_import_once() -> None:
-    source = VULNERABLE + "\n\ndef again(request, token):\n    return request.POST['token'] != token\n"
+    source = VULNERABLE + "\n\ndef again(request, user):\n    return request.POST['token'] != user.api_token\n"
     fixed = _fix(source)
     assert fixed.count("from django.utils.crypto import constant_time_compare") == 1
-    assert "if constant_time_compare(request.GET.get(\"token\"), token):" in fixed
-    assert "return not constant_time_compare(request.POST['token'], token)" in fixed
+    assert "if constant_time_compare(request.GET.get(\"token\"), user.api_token):" in fixed
+    assert "return not constant_time_compare(request.POST['token'], user.api_token)" in fixed
 
 
 def test_fix_reuses_an_alias() -> None:
     source = "from django.utils.crypto import constant_time_compare as ctc\n" + VULNERABLE
     fixed = _fix(source)
-    assert "if ctc(request.GET.get(\"token\"), token):" in fixed
+    assert "if ctc(request.GET.get(\"token\"), user.api_token):" in fixed
     assert fixed.count("import") == 1
 
 
 def test_fix_reuses_a_module_import() -> None:
     source = "from django.utils import crypto\n" + VULNERABLE
     fixed = _fix(source)
-    assert "if crypto.constant_time_compare(request.GET.get(\"token\"), token):" in fixed
+    assert "if crypto.constant_time_compare(request.GET.get(\"token\"), user.api_token):" in fixed
     assert fixed.count("import") == 1
 
 
@@ -68,11 +68,11 @@ def test_fix_keeps_future_imports_first() -> None:
 
 
 def test_noqa_line_is_not_fixed() -> None:
-    source = VULNERABLE.replace("== token:", "== token:  # noqa: DJS101")
+    source = VULNERABLE.replace("== user.api_token:", "== user.api_token:  # noqa: DJS101")
     assert _fix(source) == source
-    bare = VULNERABLE.replace("== token:", "== token:  # noqa")
+    bare = VULNERABLE.replace("== user.api_token:", "== user.api_token:  # noqa")
     assert _fix(bare) == bare
-    other = VULNERABLE.replace("== token:", "== token:  # noqa: E501")
+    other = VULNERABLE.replace("== user.api_token:", "== user.api_token:  # noqa: E501")
     assert _fix(other) != other
 
 
@@ -159,7 +159,7 @@ def test_fix_writes_and_second_run_changes_nothing(project: Path, capsys) -> Non
     target.chmod(0o640)
     assert main(["fix", str(target)]) == 0
     fixed = target.read_text()
-    assert "constant_time_compare(request.GET.get(\"token\"), token)" in fixed
+    assert "constant_time_compare(request.GET.get(\"token\"), user.api_token)" in fixed
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
     assert "Fixed 1 finding in 1 file" in capsys.readouterr().err
     assert main(["fix", str(target)]) == 0
@@ -173,8 +173,8 @@ def test_diff_writes_nothing_and_exits_1(project: Path, capsys) -> None:
     target.write_text(VULNERABLE)
     assert main(["fix", "--diff", str(project)]) == 1
     out = capsys.readouterr().out
-    assert '-    if request.GET.get("token") == token:' in out
-    assert '+    if constant_time_compare(request.GET.get("token"), token):' in out
+    assert '-    if request.GET.get("token") == user.api_token:' in out
+    assert '+    if constant_time_compare(request.GET.get("token"), user.api_token):' in out
     assert target.read_text() == VULNERABLE
 
 
@@ -235,9 +235,9 @@ def test_select_and_ignore(project: Path) -> None:
 def test_configuration_reaches_the_fixer(project: Path) -> None:
     (project / "setup.cfg").write_text("[flake8]\ndjango-safety-extend-secret-words = launch_code\n")
     target = project / "views.py"
-    target.write_text("def go(request, launch_code):\n    return request.POST['code'] == launch_code\n")
+    target.write_text("def go(request, user):\n    return request.POST['code'] == user.launch_code\n")
     assert main(["fix", str(target)]) == 0
-    assert "constant_time_compare(request.POST['code'], launch_code)" in target.read_text()
+    assert "constant_time_compare(request.POST['code'], user.launch_code)" in target.read_text()
 
 
 def test_usage_errors_exit_2(project: Path, capsys) -> None:

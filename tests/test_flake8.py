@@ -18,14 +18,14 @@ VIEWS = textwrap.dedent(
     import hashlib
 
 
-    def check(request, token, launch_code):
-        if request.GET.get("token") == token:
+    def check(request, user):
+        if request.GET.get("token") == user.token:
             return True
-        if request.POST["otp"] != token:  # noqa: DJS101
+        if request.POST["otp"] != user.otp:  # noqa: DJS101
             return False
-        if request.POST["launch"] == launch_code:
+        if request.POST["launch"] == user.launch_code:
             return True
-        return hashlib.sha256(token.encode()).hexdigest()
+        return hashlib.sha256(user.token.encode()).hexdigest()
     """
 )
 
@@ -56,9 +56,9 @@ def test_reports_through_flake8_with_noqa_and_config(project: Path) -> None:
     assert flake8(project, "--select=DJS") == [
         "views.py:5:8: DJS101 Secret-like `request.GET.get(\"token\")` compared with `==` "
         "leaks timing; use `constant_time_compare()`",
-        "views.py:9:8: DJS101 Secret-like `launch_code` compared with `==` leaks timing; "
+        "views.py:9:8: DJS101 Secret-like `user.launch_code` compared with `==` leaks timing; "
         "use `constant_time_compare()`",
-        "views.py:11:12: DJS102 Unkeyed `hashlib.sha256()` of secret-like `token` can be "
+        "views.py:11:12: DJS102 Unkeyed `hashlib.sha256()` of secret-like `user.token` can be "
         "recomputed by anyone who obtains it; use `salted_hmac()`",
     ]
 

@@ -19,8 +19,8 @@ from flake8_django_safety.rule import registered_rules
 ROOT = Path(__file__).resolve().parent.parent
 VIEWS = textwrap.dedent(
     """\
-    def check(request, token):
-        return request.GET["token"] == token
+    def check(request, user):
+        return request.GET["token"] == user.api_token
     """
 )
 
@@ -42,8 +42,8 @@ def test_codemod_applies_the_same_fix() -> None:
     fixed = codemod.transform_module(cst.parse_module(VIEWS)).code
     assert fixed == (
         "from django.utils.crypto import constant_time_compare\n\n"
-        "def check(request, token):\n"
-        '    return constant_time_compare(request.GET["token"], token)\n'
+        "def check(request, user):\n"
+        '    return constant_time_compare(request.GET["token"], user.api_token)\n'
     )
 
 
@@ -61,7 +61,7 @@ def test_codemod_through_libcst_tool(tmp_path: Path) -> None:
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    assert "constant_time_compare(request.GET[\"token\"], token)" in (tmp_path / "views.py").read_text()
+    assert "constant_time_compare(request.GET[\"token\"], user.api_token)" in (tmp_path / "views.py").read_text()
 
 
 def test_example_project_shows_every_default_rule() -> None:
@@ -74,8 +74,18 @@ def test_example_project_shows_every_default_rule() -> None:
     )
     assert completed.returncode == 1, completed.stderr
     reported = {line.split()[1] for line in completed.stdout.splitlines()}
-    expected = {code for code, rule in registered_rules().items() if rule.default_enabled}
-    assert reported == expected
+    assert reported == set(registered_rules())  # --select=DJS names the opt-in rules too
+
+    by_default = subprocess.run(
+        [sys.executable, "-m", "flake8", "--isolated", "examples/"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    codes = {line.split()[1] for line in by_default.stdout.splitlines()}
+    djs = {code for code in codes if code.startswith("DJS")}
+    assert djs == {code for code, rule in registered_rules().items() if rule.default_enabled}
 
 
 def test_self_lint() -> None:

@@ -17,9 +17,9 @@ def codes(source: str, settings: Settings, filename: str = "views.py") -> list[s
     return [v.code for v in engine.lint_text(source, filename)]
 
 
-TOKEN = "def f(request, token):\n    return request.POST['x'] == token\n"
-LAUNCH = "def f(request, launch_code):\n    return request.POST['x'] == launch_code\n"
-KIND = "def f(request, token):\n    return request.POST['token_flavour'] == token\n"
+TOKEN = "def f(request, user):\n    return request.POST['x'] == user.token\n"
+LAUNCH = "def f(request, user):\n    return request.POST['x'] == user.launch_code\n"
+KIND = "def f(request, user):\n    return request.POST['token_flavour'] == user.token\n"
 HASH = "import hashlib\n\ndef f(launch_code):\n    return hashlib.sha256(launch_code).hexdigest()\n"
 
 

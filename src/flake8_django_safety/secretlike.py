@@ -272,8 +272,15 @@ def literal_value(node: cst.SimpleString) -> Any:
         return None
 
 
-#: Names whose attributes and items are what the client sent.
+#: Names whose attributes lead to what the client sent.
 _REQUEST_ROOTS = frozenset({"request", "kwargs"})
+#: Attributes of a request (or view) that hold client data.
+_CLIENT_CONTAINERS = frozenset(
+    {"GET", "POST", "headers", "META", "COOKIES", "body", "data", "query_params",
+     "FILES", "kwargs", "args", "content_params"}
+)  # fmt: skip
+#: Methods that read a value out of a client container.
+_READS = frozenset({"get", "getlist", "pop", "lower", "upper", "strip", "encode", "decode"})
 
 
 @dataclass
@@ -283,6 +290,8 @@ class Scope:
     secrets: dict[str, SecretLike] = field(default_factory=dict)
     #: Locals bound to request data (``provided = request.GET["token"]``).
     from_request: set[str] = field(default_factory=set)
+    #: Locals bound to the server-side session (``expected = request.session["state"]``).
+    from_session: set[str] = field(default_factory=set)
     parameters: frozenset[str] = frozenset()
 
 
@@ -321,6 +330,19 @@ class SecretRule(Rule):
             self._bind(original_node.target, original_node.value)
 
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Tuple):
+            # ``nonce, rest = re.split(p, request.GET["state"])``: parts of client data.
+            client = self.from_request(value)
+            for element in target.elements:
+                if isinstance(element.value, cst.Name):
+                    scope = self.scopes[-1]
+                    scope.secrets.pop(element.value.value, None)
+                    scope.from_session.discard(element.value.value)
+                    if client:
+                        scope.from_request.add(element.value.value)
+                    else:
+                        scope.from_request.discard(element.value.value)
+            return
         if not isinstance(target, cst.Name):
             return
         scope = self.scopes[-1]
@@ -329,10 +351,12 @@ class SecretRule(Rule):
             scope.secrets[target.value] = found
         else:
             scope.secrets.pop(target.value, None)
-        if self.from_request(value):
+        scope.from_request.discard(target.value)
+        scope.from_session.discard(target.value)
+        if self.from_session(value):
+            scope.from_session.add(target.value)
+        elif self.from_request(value):
             scope.from_request.add(target.value)
-        else:
-            scope.from_request.discard(target.value)
         self.bound(target.value, value)
 
     def bound(self, name: str, value: cst.BaseExpression) -> None:
@@ -342,8 +366,27 @@ class SecretRule(Rule):
         """Whether ``node`` is secret-like here, including names bound to secrets."""
         return self.judge.judge(node, self.scopes[-1].secrets, keyed=keyed)
 
+    def from_session(self, node: cst.BaseExpression) -> bool:
+        """``request.session["state"]`` (server-side storage), or a local bound to it."""
+        node = unwrap(node, self.judge.imports)
+        while isinstance(node, (cst.Attribute, cst.Subscript, cst.Call)):
+            if isinstance(node, cst.Attribute):
+                if node.attr.value == "session" and self._request_root(node.value):
+                    return True
+                node = node.value
+            elif isinstance(node, cst.Subscript):
+                node = node.value
+            else:
+                node = node.func
+        return isinstance(node, cst.Name) and node.value in self.scopes[-1].from_session
+
     def from_request(self, node: cst.BaseExpression) -> bool:
-        """``request.GET["token"]``, ``self.kwargs["secret"]``, or a local bound to one."""
+        """Data the client sent: ``request.GET["token"]``, ``request.headers.get(...)``,
+        ``self.kwargs["secret"]``, a function of those (``re.split(p, request.GET["s"])``),
+        or a local bound to one. The session, ``request.user`` and rows looked up
+        through the request are the server's data."""
+        if self.from_session(node):
+            return False
         node = unwrap(node, self.judge.imports)
         if isinstance(node, cst.FormattedString):
             return any(
@@ -353,20 +396,50 @@ class SecretRule(Rule):
             )
         if isinstance(node, cst.BinaryOperation):
             return self.from_request(node.left) or self.from_request(node.right)
+        if isinstance(node, cst.Call) and self._transforms(node.func):
+            return any(self.from_request(arg.value) for arg in node.args)  # int(), re.split()
+        through_container = via_request = False
         while True:
             if isinstance(node, cst.Attribute):
-                if node.attr.value in _REQUEST_ROOTS:
-                    return True
+                if node.attr.value in _CLIENT_CONTAINERS:
+                    through_container = True
+                elif node.attr.value == "request" and through_container:
+                    via_request = True
                 node = node.value
             elif isinstance(node, cst.Subscript):
                 node = node.value
             elif isinstance(node, cst.Call):
-                node = node.func
+                if not isinstance(node.func, cst.Attribute) or node.func.attr.value not in _READS:
+                    return False  # a query or method result is the server's
+                node = node.func.value
             else:
                 break
-        return isinstance(node, cst.Name) and (
-            node.value in _REQUEST_ROOTS or node.value in self.scopes[-1].from_request
+        if not isinstance(node, cst.Name):
+            return False
+        if node.value in self.scopes[-1].from_request:
+            return True
+        return node.value == "kwargs" or via_request or (
+            through_container and node.value in ("request", "self")
         )
+
+    def _transforms(self, func: cst.BaseExpression) -> bool:
+        """A plain function (``int``, ``re.split``, ``base64.b64decode``): its result is
+        made of its arguments. Methods of classes (``stripe.Source.retrieve``,
+        ``Order.objects.get``) look things up, and their results are the server's."""
+        if isinstance(func, cst.Name):
+            return True
+        qualified = self.judge.imports.qualify(func)
+        if qualified is None:
+            return False
+        parts = qualified.split(".")
+        return not any(part[:1].isupper() or part in _CLIENT_CONTAINERS or part == "request" for part in parts[:-1])
+
+    def _request_root(self, node: cst.BaseExpression) -> bool:
+        while isinstance(node, cst.Attribute):
+            if node.attr.value in _REQUEST_ROOTS:
+                return True
+            node = node.value
+        return isinstance(node, cst.Name) and node.value in _REQUEST_ROOTS
 
     def is_parameter(self, node: cst.BaseExpression) -> bool:
         node = unwrap(node, self.judge.imports)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from flake8_django_safety._lazy import cst
 
 from flake8_django_safety.prefilter import SourceText, secret_on_lines
-from flake8_django_safety.rule import FileContext, Fix, ImportRequest, Safety
+from flake8_django_safety.rule import FileContext, Finding, Fix, ImportRequest, Safety
 from flake8_django_safety.secretlike import (
     SecretLike,
     SecretRule,
@@ -19,6 +19,10 @@ from flake8_django_safety.settings import Settings
 
 _CONSTANT_TIME_COMPARE = "django.utils.crypto.constant_time_compare"
 _IDENTITY_METHODS = frozenset({"__eq__", "__ne__", "__hash__"})
+#: Query methods whose keyword arguments are lookup values.
+_LOOKUPS = frozenset(
+    {"filter", "exclude", "get", "aget", "get_or_create", "aget_or_create", "get_object_or_404"}
+)
 _CHANGE_WORDS = frozenset({"changed", "modified", "dirty", "differs", "different", "stale", "rotated"})
 
 
@@ -135,6 +139,40 @@ class TimingUnsafeSecretComparison(SecretRule):
     def __init__(self, context: FileContext) -> None:
         super().__init__(context)
         self.change_checks: set[int] = set()
+        #: Per function: reports held until the function ends, with the names
+        #: they compare; and the names the function looks rows up by.
+        self.held: list[list[tuple[frozenset[str], Finding]]] = [[]]
+        self.lookup_keys: list[set[str]] = [set()]
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        super().visit_FunctionDef(node)
+        self.held.append([])
+        self.lookup_keys.append(set())
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        super().leave_FunctionDef(original_node)
+        self._release(self.held.pop(), self.lookup_keys.pop())
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        self._release(self.held[0], self.lookup_keys[0])
+
+    def _release(self, held: list[tuple[frozenset[str], Finding]], keys: set[str]) -> None:
+        # A value rows are looked up by (``filter(nonce=nonce)``) is an identifier:
+        # the query answers what a timing attack would ask, and no compare fixes it.
+        self.findings.extend(finding for names, finding in held if not names & keys)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _LOOKUPS:
+            for arg in node.args:
+                if arg.keyword is not None and isinstance(arg.value, cst.Name):
+                    self.lookup_keys[-1].add(arg.value.value)
+
+    def report(self, node: cst.CSTNode, message: str, fix: Fix | None = None) -> None:
+        names = frozenset(
+            operand.value for operand in _operands(node) if isinstance(operand, cst.Name)
+        )
+        self.held[-1].append((names, Finding(self.code, message, node, fix)))
 
     def visit_If(self, node: cst.If) -> None:
         # ``if stored != current: stored = current`` (or ``return current``) detects
@@ -225,27 +263,44 @@ class TimingUnsafeSecretComparison(SecretRule):
         found_left: SecretLike | None,
         found_right: SecretLike | None,
     ) -> bool:
-        """Timing leaks only when one side is chosen by a client and the other is secret.
+        """Timing leaks only when a client's value meets a secret the server keeps.
 
-        The client's side shows as request data; the server's as a keyed digest,
-        a setting, a hard-coded key, or a stored value a secret parameter is
-        checked against (``user.api_token == token``).
+        The client's side is request data (not the session); a bare parameter may
+        be client data too. The server's side is a keyed digest, a setting, the
+        session, a hard-coded key, or a stored value (``user.api_token``).
         """
-        if self.from_request(left) or self.from_request(right):
-            return True
+        client_left, client_right = self.from_request(left), self.from_request(right)
+        if client_left != client_right:
+            other = right if client_left else left
+            if self._server_side(other):
+                return True
         if _looks_random(left) or _looks_random(right):
             return True
         for found, node, other in ((found_left, left, right), (found_right, right, left)):
             if found is None:
                 continue
-            if found.keyed or _is_setting(node):
+            if found.origin == "hmac" or _is_setting(node):
                 return True
-            stored = unwrap(other, self.context.imports)
-            if self.is_parameter(node) and (
-                isinstance(stored, (cst.Attribute, cst.Subscript)) or string_key(stored) is not None
-            ):
+            if self.is_parameter(node) and not self.from_request(other) and self._stored(other):
                 return True
         return False
+
+    def _server_side(self, node: cst.BaseExpression) -> bool:
+        """A value the server holds: session, keyed digest, setting, stored attribute."""
+        if self.from_session(node):
+            return True
+        found = self.secret(node)
+        if found is not None and (found.origin == "hmac" or _is_setting(unwrap(node, self.context.imports))):
+            return True
+        target = unwrap(node, self.context.imports)
+        if isinstance(target, cst.Name):
+            scope = self.scopes[-1]
+            return target.value in scope.secrets and not self.is_parameter(target)
+        return self._stored(node)
+
+    def _stored(self, node: cst.BaseExpression) -> bool:
+        target = unwrap(node, self.context.imports)
+        return isinstance(target, (cst.Attribute, cst.Subscript)) or string_key(target) is not None
 
     def _silences(self, node: cst.BaseExpression) -> bool:
         """An operand that makes the comparison leak nothing worth reporting."""
@@ -289,6 +344,12 @@ class TimingUnsafeSecretComparison(SecretRule):
         return Fix("Use `constant_time_compare()`", Safety.SAFE, node, replacement, imports)
 
 
+def _operands(node: cst.CSTNode) -> list[cst.BaseExpression]:
+    if isinstance(node, cst.Comparison):
+        return [node.left, *(target.comparator for target in node.comparisons)]
+    return [node] if isinstance(node, cst.BaseExpression) else []
+
+
 def _comparisons_in(test: cst.BaseExpression) -> list[cst.Comparison]:
     """The comparisons an ``if`` test is made of, through ``and`` / ``or``."""
     if isinstance(test, cst.Comparison):
@@ -299,6 +360,15 @@ def _comparisons_in(test: cst.BaseExpression) -> list[cst.Comparison]:
 
 
 def _is_setting(node: cst.BaseExpression) -> bool:
+    """``settings.API_TOKEN``, also inside ``f"Bearer {settings.API_TOKEN}"`` or a concatenation."""
+    if isinstance(node, cst.FormattedString):
+        return any(
+            _is_setting(part.expression)
+            for part in node.parts
+            if isinstance(part, cst.FormattedStringExpression)
+        )
+    if isinstance(node, cst.BinaryOperation):
+        return _is_setting(node.left) or _is_setting(node.right)
     return isinstance(node, cst.Attribute) and through_settings(node)
 
 
