@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING
 from flake8_django_safety._lazy import cst
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import libcst
+
+    from flake8_django_safety.prefilter import SourceText
+    from flake8_django_safety.settings import Settings
 
     from flake8_django_safety.project import ClassRef
     from flake8_django_safety.rule import FileContext
@@ -95,3 +100,31 @@ MODEL_SERIALIZERS = frozenset(
         "rest_framework.serializers.HyperlinkedModelSerializer",
     }
 )
+
+
+def names_validated_model(
+    text: SourceText, settings: Settings, names: Iterable[str] | None = None
+) -> bool:
+    """Prefilter: one of ``names`` (default: every CapWords name the file imports or
+    defines) is a project model that skips validation. Reads the file with the
+    stdlib ``ast`` (far cheaper than libcst), so only files that can matter are parsed."""
+    if not text.filename:
+        return False
+    from flake8_django_safety.project import index_for_file
+
+    project = index_for_file(text.filename, settings.index_cache_dir)
+    facts = None if project is None else project.use_source(text.filename, text.text)
+    if project is None or facts is None:
+        return False
+    if names is None:
+        names = [local for local in facts.imports if local[:1].isupper()] + list(facts.classes)
+    for name in names:
+        ref = project.resolve_class(facts.qualify(name))
+        if ref is not None and project.skips_validation(ref):
+            return True
+    return False
+
+
+def describe_hooks(hooks: list[str], limit: int = 3) -> str:
+    """The hooks a message names: code in backticks, at most ``limit`` of them."""
+    return ", ".join(f"`{hook}`" if hook.endswith(")") else hook for hook in hooks[:limit])

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from flake8_django_safety._lazy import cst
-from flake8_django_safety.orm import model_of_queryset, resolve_class
+from flake8_django_safety.orm import describe_hooks, model_of_queryset, resolve_class
 from flake8_django_safety.prefilter import SourceText
 from flake8_django_safety.rule import FileContext, Rule
 from flake8_django_safety.settings import Settings
@@ -132,6 +132,5 @@ class BulkWriteSkipsValidation(Rule):
         hooks = project.validation_hooks(ref)
         if not hooks:
             return
-        shown = ", ".join(f"`{hook}`" if hook.endswith(")") else hook for hook in hooks[:3])
         call = f"{self.context.code_for(func)}()"
-        self.report(node, self.message.format(call=call, hooks=shown))
+        self.report(node, self.message.format(call=call, hooks=describe_hooks(hooks)))

@@ -6,9 +6,11 @@ from flake8_django_safety._lazy import cst
 
 from flake8_django_safety.prefilter import SourceText
 from flake8_django_safety.orm import (
+    describe_hooks,
     fields_set_by,
     in_model_serializer,
     model_of_queryset,
+    names_validated_model,
     resolve_class,
 )
 from flake8_django_safety.rule import FileContext, Fix, Rule, Safety
@@ -143,21 +145,7 @@ class CreateWithoutFullClean(Rule):
             for line in text.lines_with(("create(",))
             for match in _MANAGER_CALL.finditer(line)
         }
-        if not names or not text.filename:
-            return False
-        # Resolve the names through the file's imports (a stdlib ``ast`` read, far
-        # cheaper than libcst) so only files that create a validated model are parsed.
-        from flake8_django_safety.project import index_for_file
-
-        project = index_for_file(text.filename, settings.index_cache_dir)
-        facts = None if project is None else project.use_source(text.filename, text.text)
-        if project is None or facts is None:
-            return False
-        for name in names:
-            ref = project.resolve_class(facts.qualify(name))
-            if ref is not None and project.skips_validation(ref):
-                return True
-        return False
+        return bool(names) and names_validated_model(text, settings, names)
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         if len(node.body) != 1:
@@ -202,8 +190,7 @@ class CreateWithoutFullClean(Rule):
             return
         model = self.context.code_for(model_expr)
         call = f"{self.context.code_for(func)}()"
-        shown = ", ".join(f"`{hook}`" if hook.endswith(")") else hook for hook in hooks[:3])
-        message = self.message.format(call=call, hooks=shown)
+        message = self.message.format(call=call, hooks=describe_hooks(hooks))
         self.report(node, message, self._fix(node, model_expr, using, func.attr.value, model))
 
     def _fix(

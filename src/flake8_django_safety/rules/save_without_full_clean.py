@@ -4,7 +4,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
-from flake8_django_safety.orm import model_of_queryset, resolve_class
+from flake8_django_safety.orm import (
+    describe_hooks,
+    model_of_queryset,
+    names_validated_model,
+    resolve_class,
+)
 from flake8_django_safety.prefilter import SourceText
 from flake8_django_safety.rule import FileContext, Fix, Rule, Safety
 from flake8_django_safety.settings import Settings
@@ -137,25 +142,8 @@ class SaveWithoutFullClean(Rule):
 
     @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
-        if "save(" not in text.text or not text.filename:
-            return False
         # Parse with libcst only files that can name a model that skips validation.
-        from flake8_django_safety.project import index_for_file
-
-        project = index_for_file(text.filename, settings.index_cache_dir)
-        facts = None if project is None else project.use_source(text.filename, text.text)
-        if project is None or facts is None:
-            return False
-        candidates = [
-            target
-            for local, target in facts.imports.items()
-            if local[:1].isupper()
-        ] + [f"{facts.name}.{name}" for name in facts.classes]
-        for qualified in candidates:
-            ref = project.resolve_class(qualified)
-            if ref is not None and project.skips_validation(ref):
-                return True
-        return False
+        return "save(" in text.text and names_validated_model(text, settings)
 
     # -- scopes ----------------------------------------------------------------
 
@@ -301,7 +289,7 @@ class SaveWithoutFullClean(Rule):
         message = self.message.format(
             call=f"{receiver}.{func.attr.value}()",
             model=ref.facts.name,
-            hooks=", ".join(f"`{hook}`" if hook.endswith(")") else hook for hook in hooks[:3]),
+            hooks=describe_hooks(hooks),
             target=receiver,
         )
         self.report(node, message, self._fix(node, func.value))
