@@ -71,7 +71,7 @@ def test_disk_cache_is_keyed_by_content(tmp_path: Path) -> None:
     assert isinstance(pickle.loads(entries[0].read_bytes()).classes["A"].name, str)
 
     models.write_text(
-        "from django.db import models\n\nclass A(models.Model):\n    def clean(self):\n        pass\n"
+        "from django.db import models\n\nclass A(models.Model):\n    def clean(self):\n        raise ValueError\n"
     )
     second = ProjectIndex(project, cache)  # a new run: the changed file is read again
     assert second.validation_hooks(second.resolve_class("app.models.A")) == ["clean()"]
@@ -90,3 +90,100 @@ def test_unparsable_and_cyclic_modules(tmp_path: Path) -> None:
     index = ProjectIndex(tmp_path)
     assert index.resolve_class("broken.A") is None
     assert index.resolve_class("cycle.A") is None
+
+
+def _index(tmp_path: Path, models: str) -> ProjectIndex:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "setup.cfg").write_text("[flake8]\n")
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "models.py").write_text(models)
+    return ProjectIndex(tmp_path)
+
+
+def test_hooks_know_what_they_read_and_whether_they_can_reject(tmp_path: Path) -> None:
+    index = _index(
+        tmp_path,
+        "from django.db import models\n"
+        "from django.core.exceptions import ValidationError\n"
+        "from app.checks import check_route\n\n"
+        "class Redirect(models.Model):\n"
+        "    def clean(self):\n"
+        "        super().clean()\n"
+        "        self.path = self.path.lower()\n\n"
+        "class Booking(models.Model):\n"
+        "    def clean(self):\n"
+        "        self._check_dates()\n"
+        "        if self.duration > 10:\n"
+        "            raise ValidationError('too long')\n\n"
+        "    @property\n"
+        "    def duration(self):\n"
+        "        return self.ends - self.starts\n\n"
+        "    def _check_dates(self):\n"
+        "        if self.ends < self.starts:\n"
+        "            raise ValidationError('ends first')\n\n"
+        "    def move(self, days):\n"
+        "        self._shift(days)\n\n"
+        "    def _shift(self, days):\n"
+        "        self.starts += days\n\n"
+        "class Route(models.Model):\n"
+        "    def clean(self):\n"
+        "        check_route(self)\n",
+    )
+    redirect = index.resolve_class("app.models.Redirect")
+    booking = index.resolve_class("app.models.Booking")
+    route = index.resolve_class("app.models.Route")
+    assert redirect is not None and booking is not None and route is not None
+    assert index.hooks(redirect) == []  # only normalises: full_clean() rejects nothing
+    assert not index.skips_validation(redirect)
+    (hook,) = index.hooks(booking)
+    assert hook.label == "clean()" and hook.reads == {"starts", "ends"}
+    assert index.validation_hooks(booking, frozenset({"title"})) == []
+    assert index.validation_hooks(booking, frozenset({"starts"})) == ["clean()"]
+    assert index.writes(booking, "move") == {"starts"}
+    assert index.writes(booking, "refresh_from_db") == frozenset()
+    (opaque,) = index.hooks(route)
+    assert opaque.reads is None  # self handed to another function: any field
+
+
+def test_get_model_and_conditional_classes_resolve(tmp_path: Path) -> None:
+    index = _index(
+        tmp_path,
+        "from django.db import models\n\n"
+        "if not is_model_registered('app', 'Product'):\n"
+        "    class Product(models.Model):\n"
+        "        pass\n",
+    )
+    (tmp_path / "app" / "views.py").write_text(
+        "from django.apps import apps\nProduct = apps.get_model('app', 'Product')\nMissing = apps.get_model('x', 'Y')\n"
+    )
+    ref = index.resolve_class("app.views.Product")
+    assert ref is not None and ref.qualname == "app.models.Product"
+    assert index.resolve_class("app.views.Missing") is None
+
+
+def test_rollback_context_managers_are_recognised(tmp_path: Path) -> None:
+    index = _index(tmp_path, "")
+    (tmp_path / "app" / "db.py").write_text(
+        "import contextlib\nfrom django.db import transaction\n\n"
+        "@contextlib.contextmanager\n"
+        "def rolledback():\n"
+        "    with transaction.atomic():\n"
+        "        yield\n"
+        "        transaction.set_rollback(True)\n\n"
+        "@contextlib.contextmanager\n"
+        "def simulated():\n"
+        "    try:\n"
+        "        with transaction.atomic():\n"
+        "            yield\n"
+        "            raise Exception\n"
+        "    except Exception:\n"
+        "        pass\n\n"
+        "@contextlib.contextmanager\n"
+        "def kept():\n"
+        "    with transaction.atomic():\n"
+        "        yield\n"
+    )
+    (tmp_path / "app" / "helpers.py").write_text("from app.db import simulated as sandbox\n")
+    assert index.rolls_back("app.db.rolledback")
+    assert index.rolls_back("app.helpers.sandbox")
+    assert not index.rolls_back("app.db.kept")

@@ -58,7 +58,23 @@ def resolve_class(context: FileContext, node: libcst.BaseExpression) -> ClassRef
         local = project.module(context.module_name)
         if local is not None and node.value in local.classes:
             qualified = f"{context.module_name}.{node.value}"
+        elif local is not None and node.value in local.model_aliases:
+            qualified = local.model_aliases[node.value]  # ``Product = get_model("catalogue", "Product")``
     return None if qualified is None else project.resolve_class(qualified)
+
+
+def field_names_argument(call: libcst.Call, keyword: str, position: int | None = None) -> frozenset[str] | None:
+    """``save(update_fields=["a"])`` / ``bulk_update(objs, ["a"])``: the literal field
+    names the call restricts its write to; None when absent or not literal."""
+    value = None
+    for index, arg in enumerate(call.args):
+        if (arg.keyword is None and index == position) or (arg.keyword is not None and arg.keyword.value == keyword):
+            value = arg.value
+    if isinstance(value, (cst.List, cst.Tuple, cst.Set)) and all(
+        isinstance(element.value, cst.SimpleString) for element in value.elements
+    ):
+        return frozenset(element.value.raw_value for element in value.elements)
+    return None
 
 
 #: Every field, for calls that pass ``**kwargs`` or positional values.
@@ -118,6 +134,7 @@ def names_validated_model(
         return False
     if names is None:
         names = [local for local in facts.imports if local[:1].isupper()] + list(facts.classes)
+        names += list(facts.model_aliases)
     for name in names:
         ref = project.resolve_class(facts.qualify(name))
         if ref is not None and project.skips_validation(ref):
@@ -128,3 +145,112 @@ def names_validated_model(
 def describe_hooks(hooks: list[str], limit: int = 3) -> str:
     """The hooks a message names: code in backticks, at most ``limit`` of them."""
     return ", ".join(f"`{hook}`" if hook.endswith(")") else hook for hook in hooks[:limit])
+
+
+class RolledBack:
+    """Where a write is thrown away: inside ``with rolledback():`` (a project
+    context manager that rolls back its block), or in a function of this module
+    that is only ever called from inside one. Rules skip writes there: they
+    simulate, and ``full_clean()`` would reject the placeholder data on purpose."""
+
+    def __init__(self, context: FileContext) -> None:
+        self.context = context
+        self.depth = 0
+        self._functions: frozenset[str] | None = None
+
+    def enter_with(self, node: libcst.With) -> None:
+        if any(self._is_rollback(item.item) for item in node.items):
+            self.depth += 1
+
+    def leave_with(self, node: libcst.With) -> None:
+        if any(self._is_rollback(item.item) for item in node.items):
+            self.depth -= 1
+
+    def enter_function(self, name: str) -> None:
+        self.depth += name in self.functions
+
+    def leave_function(self, name: str) -> None:
+        self.depth -= name in self.functions
+
+    @property
+    def active(self) -> bool:
+        return self.depth > 0
+
+    def _is_rollback(self, expression: libcst.BaseExpression) -> bool:
+        project = self.context.project
+        if project is None or not isinstance(expression, cst.Call):
+            return False
+        qualified = self.context.imports.qualify(expression.func)
+        if qualified is None and isinstance(expression.func, cst.Name) and self.context.module_name:
+            qualified = f"{self.context.module_name}.{expression.func.value}"
+        qualified = None if qualified is None else self.context.absolute_name(qualified)
+        return qualified is not None and project.rolls_back(qualified)
+
+    @property
+    def functions(self) -> frozenset[str]:
+        """Functions and methods of this module called only inside rollback blocks."""
+        if self._functions is None:
+            self._functions = self._only_rolled_back() if self._may_roll_back() else frozenset()
+        return self._functions
+
+    def _may_roll_back(self) -> bool:
+        """The module defines or imports a rollback context manager."""
+        project = self.context.project
+        name = self.context.module_name
+        facts = None if project is None or name is None else project.module(name)
+        if project is None or facts is None:
+            return False
+        return bool(facts.rollback_contexts) or any(
+            project.rolls_back(target) for target in facts.imports.values() if "." in target
+        )
+
+    def _only_rolled_back(self) -> frozenset[str]:
+        inside: set[str] = set()
+        outside: set[str] = set()
+
+        def called(node: libcst.CSTNode) -> str | None:
+            func = node.func if isinstance(node, cst.Call) else None
+            if isinstance(func, cst.Name):
+                return func.value
+            if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+                return func.attr.value
+            return None
+
+        def walk(node: libcst.CSTNode, rolled_back: bool) -> None:
+            if isinstance(node, cst.With) and any(self._is_rollback(item.item) for item in node.items):
+                rolled_back = True
+            name = called(node)
+            if name is not None:
+                (inside if rolled_back else outside).add(name)
+            for child in node.children:
+                walk(child, rolled_back)
+
+        walk(self.context.module, False)
+        return frozenset(inside - outside)
+
+
+class SkipsRolledBackWrites:
+    """Mixin for rules about writes: keeps ``self.rolled_back`` up to date. Rules
+    that define their own ``visit_FunctionDef`` / ``leave_FunctionDef`` call
+    ``super()`` first."""
+
+    context: FileContext
+
+    @property
+    def rolled_back(self) -> RolledBack:
+        tracker = self.__dict__.get("_rolled_back")
+        if tracker is None:
+            tracker = self.__dict__["_rolled_back"] = RolledBack(self.context)
+        return tracker
+
+    def visit_With(self, node: libcst.With) -> None:
+        self.rolled_back.enter_with(node)
+
+    def leave_With(self, original_node: libcst.With) -> None:
+        self.rolled_back.leave_with(original_node)
+
+    def visit_FunctionDef(self, node: libcst.FunctionDef) -> None:
+        self.rolled_back.enter_function(node.name.value)
+
+    def leave_FunctionDef(self, original_node: libcst.FunctionDef) -> None:
+        self.rolled_back.leave_function(original_node.name.value)

@@ -10,6 +10,7 @@ index's job.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 #: Model hooks that make ``full_clean()`` enforce something ``save()`` does not.
@@ -29,6 +30,29 @@ class FieldFacts:
 
 
 @dataclass(frozen=True)
+class MethodFacts:
+    """What one method does with ``self``: enough to tell which fields a hook
+    reads, which fields a mutator writes, and whether a hook can reject anything."""
+
+    #: ``self.<attr>`` loads (``self.item.event`` reads ``item``), calls excluded.
+    reads: frozenset[str] = frozenset()
+    #: ``self.<attr> = ...`` stores.
+    writes: frozenset[str] = frozenset()
+    #: Methods called on ``self`` (``self.clean_dates()``).
+    self_calls: frozenset[str] = frozenset()
+    #: ``self`` itself goes to another function: it may read any field.
+    passes_self: bool = False
+    #: ``setattr(self, name, ...)`` with a computed name, ``self.__dict__.update``.
+    writes_any: bool = False
+    #: Has ``raise`` / ``assert``, or calls something that might raise. Calls whose
+    #: value is assigned to ``self.<attr>`` (normalisation) and ``super()`` calls
+    #: do not count; ``self`` calls are judged by the index.
+    may_raise: bool = False
+    #: Dotted names of the functions it calls, qualified through the module's imports.
+    calls: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class ClassFacts:
     """One class of a module."""
 
@@ -43,6 +67,8 @@ class ClassFacts:
     save_calls_full_clean: bool = False
     #: Methods that call ``full_clean()`` or ``clean()`` on anything.
     methods_calling_full_clean: frozenset[str] = frozenset()
+    #: Per method (``clean``, mutators, serializer ``validate*``): see MethodFacts.
+    method_facts: dict[str, MethodFacts] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -53,10 +79,20 @@ class ModuleFacts:
     is_package: bool
     imports: dict[str, str]
     classes: dict[str, ClassFacts]
+    #: ``Product = get_model("catalogue", "Product")``: name -> ``@catalogue.Product``.
+    model_aliases: dict[str, str] = field(default_factory=dict)
+    #: Context managers defined here that roll back what their block wrote.
+    rollback_contexts: frozenset[str] = frozenset()
 
     def qualify(self, dotted: str) -> str:
-        """``models.Model`` -> ``django.db.models.Model`` through this module's names."""
+        """``models.Model`` -> ``django.db.models.Model`` through this module's names.
+
+        A name bound by ``get_model("app_label", "Model")`` qualifies to
+        ``@app_label.Model``, which the index resolves through the app's folder.
+        """
         head, _, rest = dotted.partition(".")
+        if head in self.model_aliases:
+            return self.model_aliases[head] if not rest else dotted
         if head in self.imports:
             base = self.imports[head]
         elif head in self.classes:
@@ -89,11 +125,69 @@ def module_facts(name: str, source: str | bytes, *, is_package: bool = False) ->
             for alias in node.names:
                 if alias.name != "*":
                     imports[alias.asname or alias.name] = f"{base}.{alias.name}"
-    facts = ModuleFacts(name, is_package, imports, {})
-    for node in tree.body:
+    rollback = frozenset(
+        node.name
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _rolls_back(node)
+    )
+    facts = ModuleFacts(name, is_package, imports, {}, rollback_contexts=rollback)
+    for node in _module_level(tree.body):
         if isinstance(node, ast.ClassDef):
-            facts.classes[node.name] = _class_facts(node, facts)
+            facts.classes.setdefault(node.name, _class_facts(node, facts))
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            alias = _get_model_call(node.value)
+            if alias is not None:
+                facts.model_aliases[node.targets[0].id] = alias
     return facts
+
+
+def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Statements of the module, also under module-level ``if`` / ``try``
+    (``if not is_model_registered(...): class Product(AbstractProduct): ...``)."""
+    for node in body:
+        yield node
+        if isinstance(node, ast.If):
+            yield from _module_level(node.body)
+            yield from _module_level(node.orelse)
+        elif isinstance(node, ast.Try):
+            yield from _module_level(node.body)
+
+
+def _rolls_back(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A ``@contextmanager`` that yields inside ``atomic()`` and then raises, or
+    calls ``set_rollback(True)``: nothing its block writes is kept."""
+    decorators = {(dotted_name(d) or "").rpartition(".")[2] for d in function.decorator_list}
+    if not decorators & {"contextmanager", "asynccontextmanager"}:
+        return False
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call) and (dotted_name(node.func) or "").endswith("set_rollback"):
+            if node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value is True:
+                return True
+        if isinstance(node, (ast.With, ast.AsyncWith)) and any(
+            isinstance(item.context_expr, ast.Call)
+            and (dotted_name(item.context_expr.func) or "").endswith("atomic")
+            for item in node.items
+        ):
+            yielded = False
+            for statement in node.body:
+                if isinstance(statement, ast.Expr) and isinstance(statement.value, (ast.Yield, ast.YieldFrom)):
+                    yielded = True
+                elif yielded and isinstance(statement, ast.Raise):
+                    return True
+    return False
+
+
+def _get_model_call(node: ast.expr) -> str | None:
+    """``get_model("catalogue", "Product")`` / ``apps.get_model(...)`` -> ``@catalogue.Product``."""
+    if not (isinstance(node, ast.Call) and len(node.args) == 2 and not node.keywords):
+        return None
+    callee = dotted_name(node.func)
+    if callee is None or callee.rpartition(".")[2] != "get_model":
+        return None
+    label, model = (arg.value if isinstance(arg, ast.Constant) else None for arg in node.args)
+    if isinstance(label, str) and isinstance(model, str) and label.isidentifier() and model.isidentifier():
+        return f"@{label}.{model}"
+    return None
 
 
 def _absolute(module: str | None, level: int, package: str) -> str | None:
@@ -123,12 +217,14 @@ def _class_facts(node: ast.ClassDef, module: ModuleFacts) -> ClassFacts:
         module.qualify(name) for base in node.bases if (name := dotted_name(base)) is not None
     )
     methods: set[str] = set()
+    method_facts: dict[str, MethodFacts] = {}
     validating: set[str] = set()
     fields: list[FieldFacts] = []
     meta: dict[str, object] = {}
     for statement in node.body:
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
             methods.add(statement.name)
+            method_facts[statement.name] = _method_facts(statement, module)
             if _calls_full_clean(statement):
                 validating.add(statement.name)
         elif isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call):
@@ -149,6 +245,7 @@ def _class_facts(node: ast.ClassDef, module: ModuleFacts) -> ClassFacts:
         meta=meta,
         save_calls_full_clean="save" in validating and _save_calls_self_full_clean(node),
         methods_calling_full_clean=frozenset(validating),
+        method_facts=method_facts,
     )
 
 
@@ -229,3 +326,80 @@ def _save_calls_self_full_clean(node: ast.ClassDef) -> bool:
                 ):
                     return True
     return False
+
+
+#: Builtins a hook calls in its conditions without rejecting anything.
+_QUIET_BUILTINS = frozenset(
+    {"isinstance", "issubclass", "len", "str", "bool", "getattr", "hasattr", "any", "all",
+     "min", "max", "set", "list", "tuple", "dict", "sorted", "super", "_", "gettext",
+     "gettext_lazy", "ngettext", "format_lazy", "repr", "abs", "round"}
+)  # fmt: skip
+
+
+def _is_self(node: ast.AST) -> bool:
+    return isinstance(node, ast.Name) and node.id == "self"
+
+
+def _method_facts(function: ast.FunctionDef | ast.AsyncFunctionDef, module: ModuleFacts) -> MethodFacts:
+    reads: set[str] = set()
+    writes: set[str] = set()
+    self_calls: set[str] = set()
+    calls: set[str] = set()
+    passes_self = writes_any = may_raise = False
+    normalising: set[int] = set()  # calls inside the value of ``self.x = ...``
+    for node in ast.walk(function):
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            assigns_self = all(isinstance(t, ast.Attribute) and _is_self(t.value) for t in targets)
+            if targets and assigns_self and node.value is not None:
+                normalising.update(id(inner) for inner in ast.walk(node.value) if isinstance(inner, ast.Call))
+            for target in targets:
+                if isinstance(target, ast.Attribute) and _is_self(target.value):
+                    writes.add(target.attr)
+    for node in ast.walk(function):
+        if isinstance(node, (ast.Raise, ast.Assert)):
+            may_raise = True
+        elif isinstance(node, ast.Attribute) and _is_self(node.value) and isinstance(node.ctx, ast.Load):
+            reads.add(node.attr)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            callee = dotted_name(func)
+            if isinstance(func, ast.Attribute) and _is_self(func.value):
+                self_calls.add(func.attr)
+                reads.discard(func.attr)
+            elif callee is not None:
+                calls.add(module.qualify(callee))
+            if any(_is_self(arg) for arg in (*node.args, *(k.value for k in node.keywords))):
+                if callee == "setattr" and node.args and _is_self(node.args[0]):
+                    if len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
+                        writes.add(str(node.args[1].value))
+                    else:
+                        writes_any = True
+                elif callee in ("getattr", "hasattr") and _is_self(node.args[0]):
+                    if len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
+                        reads.add(str(node.args[1].value))
+                    else:
+                        passes_self = True
+                elif callee not in ("isinstance", "super"):
+                    passes_self = True
+            if callee in ("self.__dict__.update",):
+                writes_any = True
+            quiet = (
+                id(node) in normalising
+                or (isinstance(func, ast.Attribute) and (_is_self(func.value) or _is_super_call(func.value)))
+                or callee in _QUIET_BUILTINS
+            )
+            may_raise = may_raise or not quiet
+    return MethodFacts(
+        reads=frozenset(reads - self_calls),
+        writes=frozenset(writes),
+        self_calls=frozenset(self_calls),
+        passes_self=passes_self,
+        writes_any=writes_any,
+        may_raise=may_raise,
+        calls=frozenset(calls),
+    )
+
+
+def _is_super_call(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"

@@ -21,12 +21,18 @@ from pathlib import Path
 
 from astroid import modutils
 
-from flake8_django_safety.project.facts import VALIDATION_HOOKS, ClassFacts, ModuleFacts, module_facts
+from flake8_django_safety.project.facts import (
+    VALIDATION_HOOKS,
+    ClassFacts,
+    MethodFacts,
+    ModuleFacts,
+    module_facts,
+)
 
 ROOT_MARKERS = ("manage.py", "pyproject.toml", "setup.cfg", "tox.ini", ".flake8", ".git")
 #: Django's model base, under the names code imports it by.
 MODEL_BASES = frozenset({"django.db.models.Model", "django.db.models.base.Model"})
-_CACHE_VERSION = "1"
+_CACHE_VERSION = "2"
 _MAX_DEPTH = 20
 
 
@@ -58,6 +64,23 @@ class ClassRef:
         return self.facts.qualname
 
 
+@dataclass(frozen=True)
+class Hook:
+    """Something ``full_clean()`` runs that can reject a row."""
+
+    #: ``clean()`` or ``validators= on `slug```, for messages.
+    label: str
+    #: The fields it reads; None when it may read any (it hands ``self`` on).
+    reads: frozenset[str] | None
+    #: A field's ``validators=``, which a ModelSerializer copies onto its own field.
+    field_validator: bool = False
+
+
+def _field_keys(names: frozenset[str]) -> set[str]:
+    """Field names as written in code: ``item_id`` and ``item`` are the same field."""
+    return {name[:-3] if name.endswith("_id") else name for name in names} - {"pk", "id"}
+
+
 class ProjectIndex:
     """Cross-file facts of one project, computed lazily."""
 
@@ -66,6 +89,8 @@ class ProjectIndex:
         self.search_path = [str(folder) for folder in (root, root / "src") if folder.is_dir()]
         self.cache_dir = cache_dir
         self._modules: dict[str, ModuleFacts | None] = {}
+        self._app_models: dict[str, list[str]] | None = None
+        self._hooks: dict[str, list[Hook]] = {}
         self._overrides: dict[str, ModuleFacts] = {}
         self._override_sources: dict[str, str] = {}
 
@@ -145,16 +170,59 @@ class ProjectIndex:
         """The project class ``qualified`` names, through re-exports; None otherwise."""
         if _depth > _MAX_DEPTH or "." not in qualified:
             return None
+        if qualified.startswith("@"):
+            return self._resolve_app_model(qualified[1:], _depth)
         module_name, _, name = qualified.rpartition(".")
         module = self.module(module_name)
         if module is None:
             return None
         if name in module.classes:
             return ClassRef(module, module.classes[name])
-        target = module.imports.get(name)
+        target = module.imports.get(name) or module.model_aliases.get(name)
         if target is not None and target != qualified:
             return self.resolve_class(target, _depth + 1)
         return None
+
+    def rolls_back(self, qualified: str, _depth: int = 0) -> bool:
+        """``qualified`` names a project context manager that rolls back its block."""
+        if _depth > _MAX_DEPTH or "." not in qualified:
+            return False
+        module_name, _, name = qualified.rpartition(".")
+        module = self.module(module_name)
+        if module is None:
+            return False
+        if name in module.rollback_contexts:
+            return True
+        target = module.imports.get(name)
+        return target is not None and target != qualified and self.rolls_back(target, _depth + 1)
+
+    def _resolve_app_model(self, label_model: str, depth: int) -> ClassRef | None:
+        """``catalogue.Product`` (from ``get_model``): the class in the one models
+        module of an app folder named ``catalogue``; None when none or several."""
+        label, _, model = label_model.partition(".")
+        if self._app_models is None:
+            self._app_models = self._models_modules()
+        found = [
+            ref
+            for module in self._app_models.get(label, [])
+            if (ref := self.resolve_class(f"{module}.{model}", depth + 1)) is not None
+        ]
+        return found[0] if len(found) == 1 else None
+
+    def _models_modules(self) -> dict[str, list[str]]:
+        """App label -> ``pkg.app.models`` for every ``models.py`` / ``models/`` in the project."""
+        found: dict[str, list[str]] = {}
+        for base in self.search_path[:1]:
+            for folder, subfolders, files in os.walk(base):
+                subfolders[:] = [
+                    name for name in subfolders
+                    if name.isidentifier() and name not in ("node_modules", "site-packages", "migrations", "tests")
+                ]  # fmt: skip
+                if "models.py" in files or "models" in subfolders:
+                    name = self.module_name(os.path.join(folder, "__init__.py"))
+                    if name:
+                        found.setdefault(name.rpartition(".")[2], []).append(f"{name}.models")
+        return found
 
     def ancestry(self, ref: ClassRef) -> Iterator[ClassRef | str]:
         """The class, then its bases depth first: project classes, or qualified names."""
@@ -180,22 +248,97 @@ class ProjectIndex:
     def is_model(self, ref: ClassRef) -> bool:
         return any(isinstance(item, str) and item in MODEL_BASES for item in self.ancestry(ref))
 
-    def validation_hooks(self, ref: ClassRef, fields: frozenset[str] | None = None) -> list[str]:
-        """What ``full_clean()`` would enforce: hooks and ``validators=`` fields, inherited.
-
-        ``fields``: only the validators of these fields count (the fields a call
-        sets); model-wide hooks such as ``clean()`` always count.
-        """
-        found: list[str] = []
+    def method(self, ref: ClassRef, name: str) -> MethodFacts | None:
+        """The facts of the method ``name`` the class has, own or inherited from project code."""
         for item in self.ancestry(ref):
-            if isinstance(item, ClassRef):
-                found += sorted(f"{hook}()" for hook in item.facts.methods & VALIDATION_HOOKS)
-                found += [
-                    f"validators= on `{f.name}`"
-                    for f in item.facts.fields
-                    if f.has_validators and (fields is None or f.name in fields)
-                ]
+            if isinstance(item, ClassRef) and name in item.facts.method_facts:
+                return item.facts.method_facts[name]
+        return None
+
+    def _closure(self, ref: ClassRef, facts: MethodFacts, seen: set[str]) -> tuple[frozenset[str] | None, bool]:
+        """(fields read, may raise) of a method with the ``self`` methods it calls."""
+        reads: set[str] | None = None if facts.passes_self else set()
+        may_raise = facts.may_raise
+        for name in (*facts.self_calls, *facts.reads):
+            if name in seen:
+                continue
+            seen.add(name)
+            inner = self.method(ref, name)
+            if inner is None:
+                if name in facts.self_calls:
+                    may_raise = True  # a Django method such as ``self.clean_fields()``
+                elif reads is not None:
+                    reads.add(name)
+                continue
+            inner_reads, inner_raise = self._closure(ref, inner, seen)
+            may_raise = may_raise or (inner_raise and name in facts.self_calls)
+            if reads is not None:
+                reads = None if inner_reads is None else reads | inner_reads
+        return (None if reads is None else frozenset(reads)), may_raise
+
+    def hooks(self, ref: ClassRef) -> list[Hook]:
+        """What ``full_clean()`` would enforce on this model, inherited: hooks that
+        can raise (a ``clean()`` that only normalises values is not one) and fields
+        with ``validators=``."""
+        if ref.qualname in self._hooks:
+            return self._hooks[ref.qualname]
+        found: list[Hook] = []
+        self._hooks[ref.qualname] = found  # a cycle in the bases sees no hooks
+        for item in self.ancestry(ref):
+            if not isinstance(item, ClassRef):
+                continue
+            for name in sorted(item.facts.methods & VALIDATION_HOOKS):
+                facts = item.facts.method_facts.get(name)
+                if facts is None:
+                    found.append(Hook(f"{name}()", None))
+                    continue
+                reads, may_raise = self._closure(ref, facts, {name})
+                if may_raise:
+                    found.append(Hook(f"{name}()", reads))
+            found += [
+                Hook(f"validators= on `{f.name}`", frozenset({f.name}), field_validator=True)
+                for f in item.facts.fields
+                if f.has_validators
+            ]
         return found
+
+    def validation_hooks(
+        self, ref: ClassRef, fields: frozenset[str] | None = None, *, field_validators: bool = True
+    ) -> list[str]:
+        """Labels of the hooks that could reject a write of ``fields`` (None: any field).
+
+        A hook that reads none of the fields written cannot newly fail: the row
+        it saw before was either valid or not this code's doing.
+        ``field_validators=False`` leaves out fields' ``validators=`` (input that
+        a ModelSerializer field already validated).
+        """
+        changed = None if fields is None else _field_keys(fields)
+        return [
+            hook.label
+            for hook in self.hooks(ref)
+            if (field_validators or not hook.field_validator)
+            and (changed is None or hook.reads is None or _field_keys(hook.reads) & changed)
+        ]
+
+    def writes(self, ref: ClassRef, method: str) -> frozenset[str] | None:
+        """Fields a call of ``instance.method()`` assigns: empty when the method is
+        not the project's, None when it may assign any."""
+        facts = self.method(ref, method)
+        if facts is None:
+            return frozenset()
+        written: set[str] = set()
+        stack, seen = [facts], {method}
+        while stack:
+            current = stack.pop()
+            if current.writes_any:
+                return None
+            written |= current.writes
+            for name in current.self_calls - seen:
+                seen.add(name)
+                inner = self.method(ref, name)
+                if inner is not None:
+                    stack.append(inner)
+        return frozenset(written)
 
     def validates_itself(self, ref: ClassRef) -> bool:
         """The model's own ``save()`` (or an inherited one) calls ``self.full_clean()``."""

@@ -3,7 +3,13 @@ from __future__ import annotations
 import re
 
 from flake8_django_safety._lazy import cst
-from flake8_django_safety.orm import describe_hooks, model_of_queryset, resolve_class
+from flake8_django_safety.orm import (
+    SkipsRolledBackWrites,
+    describe_hooks,
+    field_names_argument,
+    model_of_queryset,
+    resolve_class,
+)
 from flake8_django_safety.prefilter import SourceText
 from flake8_django_safety.rule import FileContext, Rule
 from flake8_django_safety.settings import Settings
@@ -12,7 +18,7 @@ _BULK = frozenset({"bulk_create", "bulk_update", "abulk_create", "abulk_update"}
 _BULK_CALL = re.compile(r"((?<![\w.])(?:[A-Za-z_]\w*\.)*[A-Z]\w*)\s*\.\s*\w+\s*\..*?a?bulk_(?:create|update)\(")
 
 
-class BulkWriteSkipsValidation(Rule):
+class BulkWriteSkipsValidation(SkipsRolledBackWrites, Rule):
     """
     ## What it does
     Flags `bulk_create(...)` and `bulk_update(...)` (and their async forms) on
@@ -108,19 +114,21 @@ class BulkWriteSkipsValidation(Rule):
         )
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        super().visit_FunctionDef(node)
         self.validated.append(False)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        super().leave_FunctionDef(original_node)
         self.validated.pop()
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if not isinstance(func, cst.Attribute):
             return
-        if func.attr.value == "full_clean":
-            self.validated[-1] = True
+        if func.attr.value in ("full_clean", "is_valid"):
+            self.validated[-1] = True  # objects built from a validated form, or cleaned
             return
-        if func.attr.value not in _BULK or self.validated[-1]:
+        if func.attr.value not in _BULK or self.validated[-1] or self.rolled_back.active:
             return
         found = model_of_queryset(func.value)
         if found is None:
@@ -129,8 +137,9 @@ class BulkWriteSkipsValidation(Rule):
         project = self.context.project
         if ref is None or project is None or not project.is_model(ref):
             return
-        hooks = project.validation_hooks(ref)
+        hooks = project.validation_hooks(ref, field_names_argument(node, "fields", 1) if "update" in func.attr.value else None)
         if not hooks:
             return
         call = f"{self.context.code_for(func)}()"
         self.report(node, self.message.format(call=call, hooks=describe_hooks(hooks)))
+

@@ -11,6 +11,7 @@ from flake8_django_safety.orm import (
     in_model_serializer,
     model_of_queryset,
     names_validated_model,
+    SkipsRolledBackWrites,
     resolve_class,
 )
 from flake8_django_safety.rule import FileContext, Fix, Rule, Safety
@@ -26,7 +27,7 @@ _MANAGER_CALL = re.compile(
 )
 
 
-class CreateWithoutFullClean(Rule):
+class CreateWithoutFullClean(SkipsRolledBackWrites, Rule):
     """
     ## What it does
     Flags `Model.objects.create(...)`, `get_or_create(...)` and
@@ -178,14 +179,12 @@ class CreateWithoutFullClean(Rule):
         if ref is None:
             return
         project = self.context.project
-        if project is None or not project.skips_validation(ref):
+        if project is None or not project.skips_validation(ref) or self.rolled_back.active:
             return
         # Field validators matter only for the fields this call sets, and a
         # ModelSerializer already ran them on its input.
-        fields = fields_set_by(node)
-        if in_model_serializer(self.context, self.classes):
-            fields = frozenset()
-        hooks = project.validation_hooks(ref, fields)
+        serializer = in_model_serializer(self.context, self.classes)
+        hooks = project.validation_hooks(ref, fields_set_by(node), field_validators=not serializer)
         if not hooks:
             return
         model = self.context.code_for(model_expr)

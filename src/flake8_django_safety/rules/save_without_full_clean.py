@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
 from flake8_django_safety.orm import (
     describe_hooks,
+    field_names_argument,
+    fields_set_by,
     model_of_queryset,
     names_validated_model,
+    SkipsRolledBackWrites,
     resolve_class,
 )
 from flake8_django_safety.prefilter import SourceText
@@ -33,9 +37,26 @@ class _Scope:
 
     instances: dict[str, ClassRef] = field(default_factory=dict)
     cleaned: set[str] = field(default_factory=set)
+    #: Fields set on each instance since it was typed; None when any may be.
+    changed: dict[str, set[str] | None] = field(default_factory=dict)
+
+    def track(self, key: str, ref: ClassRef, changed: set[str] | None) -> None:
+        self.instances[key] = ref
+        self.changed[key] = changed
+        self.cleaned.discard(key)
+
+    def touch(self, key: str, fields: Iterable[str] | None) -> None:
+        """``key`` had ``fields`` assigned (None: any field)."""
+        if key not in self.instances:
+            return
+        known = self.changed.get(key)
+        if fields is None or known is None:
+            self.changed[key] = None
+        else:
+            known.update(fields)
 
 
-class SaveWithoutFullClean(Rule):
+class SaveWithoutFullClean(SkipsRolledBackWrites, Rule):
     """
     ## What it does
     Flags `obj.save()` / `obj.asave()` where `obj` is an instance of a model
@@ -154,19 +175,21 @@ class SaveWithoutFullClean(Rule):
         self.view_models.pop()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        super().visit_FunctionDef(node)
         scope = _Scope()
         params = node.params
         for param in (*params.posonly_params, *params.params, *params.kwonly_params):
             if param.annotation is not None:
                 ref = self._validated(resolve_class(self.context, param.annotation.annotation))
                 if ref is not None:
-                    scope.instances[param.name.value] = ref
+                    scope.track(param.name.value, ref, set())
         view_model = self.view_models[-1] if self.view_models else None
         if view_model is not None:
-            scope.instances[_VIEW_OBJECT] = view_model
+            scope.track(_VIEW_OBJECT, view_model, set())
         self.scopes.append(scope)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        super().leave_FunctionDef(original_node)
         self.scopes.pop()
 
     # -- typing instances ------------------------------------------------------
@@ -181,8 +204,7 @@ class SaveWithoutFullClean(Rule):
         if key is not None:
             ref = self._instance_of(value)
             if ref is not None:
-                scope.instances[key] = ref
-                scope.cleaned.discard(key)
+                scope.track(key, *ref)
             else:  # ``self.object = form.save(commit=False)``: the form validated it
                 scope.instances.pop(key, None)
         elif isinstance(target, cst.Tuple) and target.elements:
@@ -190,37 +212,57 @@ class SaveWithoutFullClean(Rule):
             ref = self._pair_instance(value)
             if isinstance(first, cst.Name):
                 if ref is not None:
-                    scope.instances[first.value] = ref
-                    scope.cleaned.discard(first.value)
+                    scope.track(first.value, ref, set())
                 else:
                     scope.instances.pop(first.value, None)
+        for assigned in _assigned_attributes(original_node.targets[0].target):
+            self._touch_attribute(assigned)
+
+    def leave_AugAssign(self, original_node: cst.AugAssign) -> None:
+        self._touch_attribute(original_node.target)
+
+    def leave_AnnAssign(self, original_node: cst.AnnAssign) -> None:
+        self._touch_attribute(original_node.target)
+
+    def _touch_attribute(self, target: cst.BaseExpression) -> None:
+        """``order.price = ...``: the ``price`` of ``order`` changed."""
+        if isinstance(target, cst.Attribute):
+            key = _receiver_key(target.value)
+            if key is not None:
+                self.scopes[-1].touch(key, [target.attr.value])
 
     def visit_For(self, node: cst.For) -> None:
         if isinstance(node.target, cst.Name):
             ref = self._queryset_model(node.iter)
             if ref is not None:
-                self.scopes[-1].instances[node.target.value] = ref
+                self.scopes[-1].track(node.target.value, ref, set())
 
-    def _instance_of(self, value: cst.BaseExpression) -> ClassRef | None:
+    def _instance_of(self, value: cst.BaseExpression) -> tuple[ClassRef, set[str] | None] | None:
+        """The model of the instance ``value`` gives, and the fields already set on
+        it: those a constructor passes (None: any), none for a row from the database."""
         if isinstance(value, cst.Await):
             value = value.expression
         if isinstance(value, cst.Subscript):
             element = value.slice[0].slice if len(value.slice) == 1 else None
             if isinstance(element, cst.Index) and isinstance(element.value, cst.Integer) and element.value.value == "0":
-                return self._pair_instance(value.value)
+                return _loaded(self._pair_instance(value.value))
             return None
         if not isinstance(value, cst.Call):
             return None
         func = value.func
         if isinstance(func, cst.Attribute) and func.attr.value in _SINGLE:
-            return self._queryset_model(func.value)
+            return _loaded(self._queryset_model(func.value))
         if isinstance(func, cst.Attribute) and func.attr.value == "get_object" and _is_self(func.value):
-            return self.scopes[-1].instances.get(_VIEW_OBJECT)
+            return _loaded(self.scopes[-1].instances.get(_VIEW_OBJECT))
         callee = self.context.imports.qualify(func) or ""
         if callee.endswith("get_object_or_404") and value.args:
             first = value.args[0].value
-            return self._validated(resolve_class(self.context, first)) or self._queryset_model(first)
-        return self._validated(resolve_class(self.context, func))
+            return _loaded(self._validated(resolve_class(self.context, first)) or self._queryset_model(first))
+        ref = self._validated(resolve_class(self.context, func))
+        if ref is None:
+            return None
+        fields = fields_set_by(value)
+        return ref, None if fields is None else set(fields)
 
     def _pair_instance(self, value: cst.BaseExpression) -> ClassRef | None:
         if isinstance(value, cst.Await):
@@ -268,6 +310,13 @@ class SaveWithoutFullClean(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
+        if isinstance(func, cst.Name) and func.value == "setattr" and len(node.args) >= 2:
+            receiver = _receiver_key(node.args[0].value)
+            name = node.args[1].value
+            if receiver is not None:
+                literal = name.raw_value if isinstance(name, cst.SimpleString) else None
+                self.scopes[-1].touch(receiver, None if literal is None else [literal])
+            return
         if not isinstance(func, cst.Attribute):
             return
         receiver = _receiver_key(func.value)
@@ -277,13 +326,23 @@ class SaveWithoutFullClean(Rule):
         if func.attr.value == "full_clean":
             scope.cleaned.add(receiver)
             return
-        if func.attr.value not in _SAVES or receiver in scope.cleaned:
-            return
         ref = scope.instances.get(receiver)
         project = self.context.project
-        if ref is None or project is None:
+        if ref is None or project is None or receiver in scope.cleaned:
             return
-        hooks = project.validation_hooks(ref, _update_fields(node))
+        if func.attr.value not in _SAVES:
+            # ``entry.approve()``: the fields the model's own method assigns
+            scope.touch(receiver, project.writes(ref, func.attr.value))
+            return
+        if self.rolled_back.active:
+            return
+        changed = scope.changed.get(receiver)
+        written = field_names_argument(node, "update_fields")
+        if written is not None:
+            changed = set(written) if changed is None else changed & written
+        if changed is not None and not changed:
+            return  # a row from the database saved without changing a field
+        hooks = project.validation_hooks(ref, None if changed is None else frozenset(changed))
         if not hooks:
             return
         message = self.message.format(
@@ -306,16 +365,18 @@ class SaveWithoutFullClean(Rule):
         return Fix("Call `full_clean()` before saving", Safety.UNSAFE, statement, replacement)
 
 
-def _update_fields(call: cst.Call) -> frozenset[str] | None:
-    """``save(update_fields=["a", "b"])``: only those fields' validators matter."""
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == "update_fields":
-            value = arg.value
-            if isinstance(value, (cst.List, cst.Tuple, cst.Set)) and all(
-                isinstance(element.value, cst.SimpleString) for element in value.elements
-            ):
-                return frozenset(element.value.raw_value for element in value.elements)
-    return None
+def _loaded(ref: ClassRef | None) -> tuple[ClassRef, set[str] | None] | None:
+    """A row read from the database: valid as stored, nothing changed yet."""
+    return None if ref is None else (ref, set())
+
+
+def _assigned_attributes(target: cst.BaseExpression) -> Iterable[cst.BaseExpression]:
+    """Each target of an assignment, through tuple unpacking."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from _assigned_attributes(element.value)
+    else:
+        yield target
 
 
 def _is_self(node: cst.BaseExpression) -> bool:

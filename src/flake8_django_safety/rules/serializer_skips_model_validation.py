@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flake8_django_safety._lazy import cst
 from flake8_django_safety.orm import MODEL_SERIALIZERS as _MODEL_SERIALIZERS
 from flake8_django_safety.prefilter import SourceText
 from flake8_django_safety.project.facts import meta_name
 from flake8_django_safety.rule import Rule
 from flake8_django_safety.settings import Settings
+
+if TYPE_CHECKING:
+    from flake8_django_safety.project import ClassRef
 
 _WRITE_METHODS = frozenset({"validate", "create", "update"})
 
@@ -106,6 +111,26 @@ class SerializerSkipsModelValidation(Rule):
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
         return "Serializer" in text.text and "model" in text.text
 
+    def _module_calls_model_helpers(self, model: ClassRef) -> bool:
+        """A ``validate*()`` method in this module calls one of the model's own
+        methods (``ItemAddOn.clean_max_count(...)``): the API enforces the model's
+        rules through them, for nested serializers from the parent."""
+        project = self.context.project
+        module_name = self.context.module_name
+        facts = None if project is None or module_name is None else project.module(module_name)
+        if facts is None or project is None:
+            return False
+        for cls in facts.classes.values():
+            for name, method in cls.method_facts.items():
+                if not name.startswith("validate"):
+                    continue
+                for callee in method.calls:
+                    owner, _, helper = callee.rpartition(".")
+                    ref = project.resolve_class(owner) if owner else None
+                    if ref is not None and ref.qualname == model.qualname and project.method(ref, helper):
+                        return True
+        return False
+
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         project = self.context.project
         module_name = self.context.module_name
@@ -117,22 +142,26 @@ class SerializerSkipsModelValidation(Rule):
         ancestry = list(project.ancestry(ref))
         if not any(isinstance(item, str) and item in _MODEL_SERIALIZERS for item in ancestry):
             return
-        for item in ancestry:
-            if not isinstance(item, str) and item.facts.methods_calling_full_clean & _WRITE_METHODS:
+        classes = [item for item in ancestry if not isinstance(item, str)]
+        for item in classes:
+            if item.facts.methods_calling_full_clean & _WRITE_METHODS:
                 return
+            validate = item.facts.method_facts.get("validate")
+            if validate is not None and validate.may_raise:
+                return  # object-level validation written by hand: its completeness is not ours to judge
         model_ref = None
-        for item in ancestry:  # the nearest Meta.model, own or inherited
-            if isinstance(item, str):
-                continue
+        for item in classes:  # the nearest Meta.model, own or inherited
             name = meta_name(item.facts.meta.get("model"))
             if name is not None:
                 model_ref = project.resolve_class(item.module.qualify(name))
                 break
         if model_ref is None or not project.skips_validation(model_ref):
             return
-        hooks = [hook for hook in project.validation_hooks(model_ref) if hook.endswith(")")]
-        if not hooks:
-            return  # field validators are copied onto the serializer's fields
+        written = _serializer_fields(classes)
+        # Field validators are copied onto the serializer's fields.
+        hooks = project.validation_hooks(model_ref, written, field_validators=False)
+        if not hooks or self._module_calls_model_helpers(model_ref):
+            return
         target = _meta_model_line(node) or node
         self.report(
             target,
@@ -142,6 +171,22 @@ class SerializerSkipsModelValidation(Rule):
                 hooks=", ".join(f"`{hook}`" for hook in hooks[:3]),
             ),
         )
+
+
+def _serializer_fields(classes: list[ClassRef]) -> frozenset[str] | None:
+    """``Meta.fields`` less ``read_only_fields`` when literal; None for ``"__all__"``,
+    ``exclude`` or anything computed."""
+    for item in classes:
+        fields = item.facts.meta.get("fields")
+        if fields is None:
+            continue
+        if not (isinstance(fields, (list, tuple)) and all(isinstance(f, str) for f in fields)):
+            return None
+        read_only = item.facts.meta.get("read_only_fields") or ()
+        if not isinstance(read_only, (list, tuple)):
+            read_only = ()
+        return frozenset(fields) - frozenset(str(f) for f in read_only)
+    return None
 
 
 def _meta_model_line(node: cst.ClassDef) -> cst.CSTNode | None:
