@@ -106,7 +106,16 @@ def in_model_serializer(context: FileContext, classes: list[str]) -> bool:
         return False
     ref = project.resolve_class(f"{context.module_name}.{classes[-1]}")
     return ref is not None and any(
-        isinstance(item, str) and item in MODEL_SERIALIZERS for item in project.ancestry(ref)
+        isinstance(item, str) and is_model_serializer_base(item) for item in project.ancestry(ref)
+    )
+
+
+def is_model_serializer_base(qualified: str) -> bool:
+    """DRF's model serializers, and a library's subclass named like one
+    (``i18nfield.rest_framework.I18nAwareModelSerializer``): installed packages
+    are not read, so their names are all there is."""
+    return qualified in MODEL_SERIALIZERS or (
+        qualified.rpartition(".")[2].endswith("ModelSerializer") and not qualified.startswith("rest_framework.")
     )
 
 
@@ -116,6 +125,27 @@ MODEL_SERIALIZERS = frozenset(
         "rest_framework.serializers.HyperlinkedModelSerializer",
     }
 )
+
+
+def model_checks_called(context: FileContext, model: ClassRef) -> frozenset[str]:
+    """The model's own methods that a ``validate*()`` method in this module calls
+    (``ItemAddOn.clean_max_count(...)`` in a serializer): checks the API runs itself."""
+    project = context.project
+    module_name = context.module_name
+    facts = None if project is None or module_name is None else project.module(module_name)
+    if facts is None or project is None:
+        return frozenset()
+    called: set[str] = set()
+    for cls in facts.classes.values():
+        for name, method in cls.method_facts.items():
+            if not name.startswith("validate"):
+                continue
+            for callee in method.calls:
+                owner, _, helper = callee.rpartition(".")
+                ref = project.resolve_class(owner) if owner else None
+                if ref is not None and ref.qualname == model.qualname:
+                    called.add(helper)
+    return frozenset(called)
 
 
 def names_validated_model(

@@ -39,6 +39,7 @@ DEFAULT_METADATA_WORDS = (
 
 DEFAULT_TEST_PATTERNS = (
     "test_*.py", "*_test.py", "tests.py", "conftest.py", "tests/", "test/", "test_utils/",
+    "testing/",
 )  # fmt: skip
 
 

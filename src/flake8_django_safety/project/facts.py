@@ -50,6 +50,8 @@ class MethodFacts:
     may_raise: bool = False
     #: Dotted names of the functions it calls, qualified through the module's imports.
     calls: frozenset[str] = frozenset()
+    #: Has a ``raise`` / ``assert`` of its own.
+    raises: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class ModuleFacts:
     model_aliases: dict[str, str] = field(default_factory=dict)
     #: Context managers defined here that roll back what their block wrote.
     rollback_contexts: frozenset[str] = frozenset()
+    #: Modules this one does ``from <module> import *`` from, absolute.
+    star_imports: tuple[str, ...] = ()
 
     def qualify(self, dotted: str) -> str:
         """``models.Model`` -> ``django.db.models.Model`` through this module's names.
@@ -110,6 +114,7 @@ def module_facts(name: str, source: str | bytes, *, is_package: bool = False) ->
         return ModuleFacts(name, is_package, {}, {})
     package = name if is_package else name.rpartition(".")[0]
     imports: dict[str, str] = {}
+    stars: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -125,15 +130,19 @@ def module_facts(name: str, source: str | bytes, *, is_package: bool = False) ->
             for alias in node.names:
                 if alias.name != "*":
                     imports[alias.asname or alias.name] = f"{base}.{alias.name}"
+                elif node.col_offset == 0:
+                    stars.append(base)
     rollback = frozenset(
         node.name
         for node in tree.body
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _rolls_back(node)
     )
-    facts = ModuleFacts(name, is_package, imports, {}, rollback_contexts=rollback)
-    for node in _module_level(tree.body):
+    facts = ModuleFacts(name, is_package, imports, {}, rollback_contexts=rollback, star_imports=tuple(stars))
+    statements = list(_module_level(tree.body))
+    local = {node.name for node in statements if isinstance(node, ast.ClassDef)}
+    for node in statements:
         if isinstance(node, ast.ClassDef):
-            facts.classes.setdefault(node.name, _class_facts(node, facts))
+            facts.classes.setdefault(node.name, _class_facts(node, facts, local))
         elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             alias = _get_model_call(node.value)
             if alias is not None:
@@ -212,7 +221,7 @@ def dotted_name(node: ast.expr) -> str | None:
     return None
 
 
-def _class_facts(node: ast.ClassDef, module: ModuleFacts) -> ClassFacts:
+def _class_facts(node: ast.ClassDef, module: ModuleFacts, local: set[str]) -> ClassFacts:
     bases = tuple(
         module.qualify(name) for base in node.bases if (name := dotted_name(base)) is not None
     )
@@ -224,7 +233,7 @@ def _class_facts(node: ast.ClassDef, module: ModuleFacts) -> ClassFacts:
     for statement in node.body:
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
             methods.add(statement.name)
-            method_facts[statement.name] = _method_facts(statement, module)
+            method_facts[statement.name] = _method_facts(statement, module, local)
             if _calls_full_clean(statement):
                 validating.add(statement.name)
         elif isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call):
@@ -340,12 +349,14 @@ def _is_self(node: ast.AST) -> bool:
     return isinstance(node, ast.Name) and node.id == "self"
 
 
-def _method_facts(function: ast.FunctionDef | ast.AsyncFunctionDef, module: ModuleFacts) -> MethodFacts:
+def _method_facts(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, module: ModuleFacts, local: set[str]
+) -> MethodFacts:
     reads: set[str] = set()
     writes: set[str] = set()
     self_calls: set[str] = set()
     calls: set[str] = set()
-    passes_self = writes_any = may_raise = False
+    passes_self = writes_any = may_raise = raises = False
     normalising: set[int] = set()  # calls inside the value of ``self.x = ...``
     for node in ast.walk(function):
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
@@ -358,7 +369,7 @@ def _method_facts(function: ast.FunctionDef | ast.AsyncFunctionDef, module: Modu
                     writes.add(target.attr)
     for node in ast.walk(function):
         if isinstance(node, (ast.Raise, ast.Assert)):
-            may_raise = True
+            may_raise = raises = True
         elif isinstance(node, ast.Attribute) and _is_self(node.value) and isinstance(node.ctx, ast.Load):
             reads.add(node.attr)
         elif isinstance(node, ast.Call):
@@ -368,7 +379,10 @@ def _method_facts(function: ast.FunctionDef | ast.AsyncFunctionDef, module: Modu
                 self_calls.add(func.attr)
                 reads.discard(func.attr)
             elif callee is not None:
-                calls.add(module.qualify(callee))
+                # classes of this module (``OrderLine.check(...)`` inside OrderLine) qualify too
+                head = callee.partition(".")[0]
+                qualified = module.qualify(callee)
+                calls.add(f"{module.name}.{callee}" if qualified == callee and head in local else qualified)
             if any(_is_self(arg) for arg in (*node.args, *(k.value for k in node.keywords))):
                 if callee == "setattr" and node.args and _is_self(node.args[0]):
                     if len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
@@ -398,6 +412,7 @@ def _method_facts(function: ast.FunctionDef | ast.AsyncFunctionDef, module: Modu
         writes_any=writes_any,
         may_raise=may_raise,
         calls=frozenset(calls),
+        raises=raises,
     )
 
 

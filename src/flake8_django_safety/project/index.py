@@ -32,7 +32,9 @@ from flake8_django_safety.project.facts import (
 ROOT_MARKERS = ("manage.py", "pyproject.toml", "setup.cfg", "tox.ini", ".flake8", ".git")
 #: Django's model base, under the names code imports it by.
 MODEL_BASES = frozenset({"django.db.models.Model", "django.db.models.base.Model"})
-_CACHE_VERSION = "2"
+_CACHE_VERSION = "4"
+#: Calls in a hook that reject nothing themselves.
+_QUIET_CALLS = frozenset({"_", "gettext", "gettext_lazy", "len", "isinstance", "getattr", "hasattr", "super"})
 _MAX_DEPTH = 20
 
 
@@ -74,6 +76,8 @@ class Hook:
     reads: frozenset[str] | None
     #: A field's ``validators=``, which a ModelSerializer copies onto its own field.
     field_validator: bool = False
+    #: The hook method, for telling whether code runs the same checks itself.
+    facts: MethodFacts | None = None
 
 
 def _field_keys(names: frozenset[str]) -> set[str]:
@@ -181,7 +185,21 @@ class ProjectIndex:
         target = module.imports.get(name) or module.model_aliases.get(name)
         if target is not None and target != qualified:
             return self.resolve_class(target, _depth + 1)
+        for star in module.star_imports:  # ``from .models import *`` in a package
+            found = self.resolve_class(f"{star}.{name}", _depth + 1)
+            if found is not None:
+                return found
         return None
+
+    def is_project_name(self, qualified: str) -> bool:
+        """``qualified`` lives in a project module but did not resolve: something
+        (a dynamic definition, an unsupported import) hides it; rules stay silent."""
+        module_name = qualified.rpartition(".")[0]
+        while module_name:
+            if self.module(module_name) is not None:
+                return True
+            module_name = module_name.rpartition(".")[0]
+        return False
 
     def rolls_back(self, qualified: str, _depth: int = 0) -> bool:
         """``qualified`` names a project context manager that rolls back its block."""
@@ -243,6 +261,8 @@ class ProjectIndex:
 
     def skips_validation(self, ref: ClassRef) -> bool:
         """A model with validation that ``save()`` alone would skip."""
+        if any(isinstance(item, str) and self.is_project_name(item) for item in self.ancestry(ref)):
+            return False  # a project base we could not read may validate in save()
         return self.is_model(ref) and bool(self.validation_hooks(ref)) and not self.validates_itself(ref)
 
     def is_model(self, ref: ClassRef) -> bool:
@@ -294,7 +314,7 @@ class ProjectIndex:
                     continue
                 reads, may_raise = self._closure(ref, facts, {name})
                 if may_raise:
-                    found.append(Hook(f"{name}()", reads))
+                    found.append(Hook(f"{name}()", reads, facts=facts))
             found += [
                 Hook(f"validators= on `{f.name}`", frozenset({f.name}), field_validator=True)
                 for f in item.facts.fields
@@ -303,22 +323,54 @@ class ProjectIndex:
         return found
 
     def validation_hooks(
-        self, ref: ClassRef, fields: frozenset[str] | None = None, *, field_validators: bool = True
+        self,
+        ref: ClassRef,
+        fields: frozenset[str] | None = None,
+        *,
+        field_validators: bool = True,
+        checked: frozenset[str] = frozenset(),
     ) -> list[str]:
         """Labels of the hooks that could reject a write of ``fields`` (None: any field).
 
         A hook that reads none of the fields written cannot newly fail: the row
-        it saw before was either valid or not this code's doing.
+        it saw before was either valid or not this code's doing. When the
+        fields are known, a hook whose reads are unknown (it hands ``self`` to
+        other code) does not count either: precision first.
         ``field_validators=False`` leaves out fields' ``validators=`` (input that
-        a ModelSerializer field already validated).
+        a ModelSerializer field already validated). ``checked``: the model's
+        methods the code calls itself (``ItemAddOn.clean_min_count(...)`` in a
+        serializer); a hook made only of calls to those is enforced already.
         """
         changed = None if fields is None else _field_keys(fields)
-        return [
-            hook.label
-            for hook in self.hooks(ref)
-            if (field_validators or not hook.field_validator)
-            and (changed is None or hook.reads is None or _field_keys(hook.reads) & changed)
-        ]
+        labels: list[str] = []
+        for hook in self.hooks(ref):
+            if not field_validators and hook.field_validator:
+                continue
+            if changed is not None and (hook.reads is None or not _field_keys(hook.reads) & changed):
+                continue  # reads none of the fields written, or we cannot tell which it reads
+            if checked and hook.facts is not None and self._enforced(ref, hook.facts, checked, 0):
+                continue
+            if hook.label not in labels:
+                labels.append(hook.label)
+        return labels
+
+    def _enforced(self, ref: ClassRef, facts: MethodFacts, checked: frozenset[str], depth: int) -> bool:
+        """Everything ``facts`` can reject is rejected by the ``checked`` methods too."""
+        if facts.raises or facts.passes_self or depth > _MAX_DEPTH:
+            return False
+        for name in facts.self_calls - checked:
+            inner = self.method(ref, name)
+            if inner is None or not self._enforced(ref, inner, checked, depth + 1):
+                return False
+        for callee in facts.calls:
+            owner, _, name = callee.rpartition(".")
+            target = self.resolve_class(owner) if owner else None
+            if target is not None and target.qualname == ref.qualname:
+                if name not in checked:
+                    return False
+            elif callee.rpartition(".")[2] not in _QUIET_CALLS:
+                return False
+        return True
 
     def writes(self, ref: ClassRef, method: str) -> frozenset[str] | None:
         """Fields a call of ``instance.method()`` assigns: empty when the method is

@@ -9,6 +9,7 @@ from flake8_django_safety.orm import (
     describe_hooks,
     fields_set_by,
     in_model_serializer,
+    model_checks_called,
     model_of_queryset,
     names_validated_model,
     SkipsRolledBackWrites,
@@ -184,7 +185,8 @@ class CreateWithoutFullClean(SkipsRolledBackWrites, Rule):
         # Field validators matter only for the fields this call sets, and a
         # ModelSerializer already ran them on its input.
         serializer = in_model_serializer(self.context, self.classes)
-        hooks = project.validation_hooks(ref, fields_set_by(node), field_validators=not serializer)
+        checked = model_checks_called(self.context, ref) if serializer else frozenset()
+        hooks = project.validation_hooks(ref, fields_set_by(node), field_validators=not serializer, checked=checked)
         if not hooks:
             return
         model = self.context.code_for(model_expr)

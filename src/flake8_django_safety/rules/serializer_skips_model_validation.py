@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
-from flake8_django_safety.orm import MODEL_SERIALIZERS as _MODEL_SERIALIZERS
+from flake8_django_safety.orm import is_model_serializer_base, model_checks_called
 from flake8_django_safety.prefilter import SourceText
 from flake8_django_safety.project.facts import meta_name
 from flake8_django_safety.rule import Rule
@@ -111,26 +111,6 @@ class SerializerSkipsModelValidation(Rule):
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
         return "Serializer" in text.text and "model" in text.text
 
-    def _module_calls_model_helpers(self, model: ClassRef) -> bool:
-        """A ``validate*()`` method in this module calls one of the model's own
-        methods (``ItemAddOn.clean_max_count(...)``): the API enforces the model's
-        rules through them, for nested serializers from the parent."""
-        project = self.context.project
-        module_name = self.context.module_name
-        facts = None if project is None or module_name is None else project.module(module_name)
-        if facts is None or project is None:
-            return False
-        for cls in facts.classes.values():
-            for name, method in cls.method_facts.items():
-                if not name.startswith("validate"):
-                    continue
-                for callee in method.calls:
-                    owner, _, helper = callee.rpartition(".")
-                    ref = project.resolve_class(owner) if owner else None
-                    if ref is not None and ref.qualname == model.qualname and project.method(ref, helper):
-                        return True
-        return False
-
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         project = self.context.project
         module_name = self.context.module_name
@@ -140,12 +120,16 @@ class SerializerSkipsModelValidation(Rule):
         if ref is None:
             return
         ancestry = list(project.ancestry(ref))
-        if not any(isinstance(item, str) and item in _MODEL_SERIALIZERS for item in ancestry):
+        if not any(isinstance(item, str) and is_model_serializer_base(item) for item in ancestry):
             return
+        if any(isinstance(item, str) and project.is_project_name(item) for item in ancestry):
+            return  # a project base we could not read may validate
         classes = [item for item in ancestry if not isinstance(item, str)]
         for item in classes:
             if item.facts.methods_calling_full_clean & _WRITE_METHODS:
                 return
+            if "to_internal_value" in item.facts.methods and not item.facts.methods & {"create", "update"}:
+                return  # input turned into something else (a lookup of an existing row)
             validate = item.facts.method_facts.get("validate")
             if validate is not None and validate.may_raise:
                 return  # object-level validation written by hand: its completeness is not ours to judge
@@ -159,8 +143,9 @@ class SerializerSkipsModelValidation(Rule):
             return
         written = _serializer_fields(classes)
         # Field validators are copied onto the serializer's fields.
-        hooks = project.validation_hooks(model_ref, written, field_validators=False)
-        if not hooks or self._module_calls_model_helpers(model_ref):
+        checked = model_checks_called(self.context, model_ref)
+        hooks = project.validation_hooks(model_ref, written, field_validators=False, checked=checked)
+        if not hooks:
             return
         target = _meta_model_line(node) or node
         self.report(
