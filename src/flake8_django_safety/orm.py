@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from flake8_django_safety.prefilter import SourceText
     from flake8_django_safety.settings import Settings
 
-    from flake8_django_safety.project import ClassRef
+    from flake8_django_safety.project import ClassRef, ModuleFacts, ProjectIndex
     from flake8_django_safety.rule import FileContext
 
 #: Queryset methods that return a queryset of the same model.
@@ -127,14 +127,9 @@ MODEL_SERIALIZERS = frozenset(
 )
 
 
-def model_checks_called(context: FileContext, model: ClassRef) -> frozenset[str]:
-    """The model's own methods that a ``validate*()`` method in this module calls
-    (``ItemAddOn.clean_max_count(...)`` in a serializer): checks the API runs itself."""
-    project = context.project
-    module_name = context.module_name
-    facts = None if project is None or module_name is None else project.module(module_name)
-    if facts is None or project is None:
-        return frozenset()
+def model_checks_called(project: ProjectIndex, facts: ModuleFacts, model: ClassRef) -> frozenset[str]:
+    """The model's own methods that a ``validate*()`` method in module ``facts``
+    calls (``ItemAddOn.clean_max_count(...)`` in a serializer): checks the API runs itself."""
     called: set[str] = set()
     for cls in facts.classes.values():
         for name, method in cls.method_facts.items():
@@ -152,24 +147,37 @@ def names_validated_model(
     text: SourceText, settings: Settings, names: Iterable[str] | None = None
 ) -> bool:
     """Prefilter: one of ``names`` (default: every CapWords name the file imports or
-    defines) is a project model that skips validation. Reads the file with the
-    stdlib ``ast`` (far cheaper than libcst), so only files that can matter are parsed."""
+    defines) is a project model that skips validation."""
+    return bool(validated_models(text, settings, names))
+
+
+def validated_models(
+    text: SourceText, settings: Settings, names: Iterable[str] | None = None
+) -> dict[str, ClassRef]:
+    """The ``names`` (default: every CapWords name the file imports or defines)
+    that are project models skipping validation. Reads the file with the stdlib
+    ``ast`` (far cheaper than libcst), so only files that can matter are parsed;
+    answers are shared by every rule that asks about this file."""
     if not text.filename:
-        return False
+        return {}
     from flake8_django_safety.project import index_for_file
 
     project = index_for_file(text.filename, settings.index_cache_dir)
     facts = None if project is None else project.use_source(text.filename, text.text)
     if project is None or facts is None:
-        return False
+        return {}
     if names is None:
         names = [local for local in facts.imports if local[:1].isupper()] + list(facts.classes)
         names += list(facts.model_aliases)
+    answers: dict[str, ClassRef | None] = text.memo.setdefault("validated", {})
+    found: dict[str, ClassRef] = {}
     for name in names:
-        ref = project.resolve_class(facts.qualify(name))
-        if ref is not None and project.skips_validation(ref):
-            return True
-    return False
+        if name not in answers:
+            ref = project.resolve_class(facts.qualify(name))
+            answers[name] = ref if ref is not None and project.skips_validation(ref) else None
+        if (ref := answers[name]) is not None:
+            found[name] = ref
+    return found
 
 
 def describe_hooks(hooks: list[str], limit: int = 3) -> str:

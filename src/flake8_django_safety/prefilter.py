@@ -10,7 +10,7 @@ from __future__ import annotations
 import keyword
 import re
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flake8_django_safety.settings import Settings
@@ -25,6 +25,8 @@ class SourceText:
     def __init__(self, text: str, filename: str = "") -> None:
         self.text = text
         self.filename = filename
+        #: Answers several rules' prefilters share (e.g. the validated models it names).
+        self.memo: dict[str, Any] = {}
 
     @cached_property
     def lower(self) -> str:

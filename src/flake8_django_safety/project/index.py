@@ -14,7 +14,7 @@ import hashlib
 import os
 import pickle
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +33,8 @@ ROOT_MARKERS = ("manage.py", "pyproject.toml", "setup.cfg", "tox.ini", ".flake8"
 #: Django's model base, under the names code imports it by.
 MODEL_BASES = frozenset({"django.db.models.Model", "django.db.models.base.Model"})
 _CACHE_VERSION = "4"
+#: Model methods that are not "change these fields, then save" helpers.
+_NOT_MUTATORS = VALIDATION_HOOKS | {"save", "asave", "delete", "adelete", "full_clean", "refresh_from_db"}
 #: Calls in a hook that reject nothing themselves.
 _QUIET_CALLS = frozenset({"_", "gettext", "gettext_lazy", "len", "isinstance", "getattr", "hasattr", "super"})
 _MAX_DEPTH = 20
@@ -123,7 +125,8 @@ class ProjectIndex:
         known = self._overrides.get(name)
         if known is not None and self._override_sources.get(name) == source:
             return known  # the prefilter and the rule read the same text once
-        facts = module_facts(name, source, is_package=Path(filename).name == "__init__.py")
+        # keyed by content like every other module: an editor's warm run unpickles
+        facts = self._cached_facts(name, source.encode("utf-8", "surrogatepass"), Path(filename).name == "__init__.py")
         self._overrides[name] = facts
         self._override_sources[name] = source
         return facts
@@ -371,6 +374,35 @@ class ProjectIndex:
             elif callee.rpartition(".")[2] not in _QUIET_CALLS:
                 return False
         return True
+
+    def field_names(self, ref: ClassRef) -> frozenset[str]:
+        """The fields the model declares, own and inherited from project bases."""
+        return frozenset(
+            f.name for item in self.ancestry(ref) if isinstance(item, ClassRef) for f in item.facts.fields
+        )
+
+    def fields_checked(self, refs: Iterable[ClassRef]) -> frozenset[str]:
+        """The fields some hook or validator of these models is known to read (a
+        write of known fields never counts for a hook whose reads are unknown)."""
+        found: set[str] = set()
+        for ref in refs:
+            for hook in self.hooks(ref):
+                if hook.reads is not None:
+                    found |= _field_keys(hook.reads)
+        return frozenset(found)
+
+    def writer_methods(self, ref: ClassRef, fields: frozenset[str] | None = None) -> frozenset[str]:
+        """The model's project methods that assign fields (``order.discount()``);
+        with ``fields``, only those that may assign one of them."""
+        return frozenset(
+            name
+            for item in self.ancestry(ref)
+            if isinstance(item, ClassRef)
+            for name in item.facts.method_facts
+            if name not in _NOT_MUTATORS and not name.startswith("__")
+            and ((written := self.writes(ref, name)) is None
+            or (written and (fields is None or _field_keys(written) & fields)))
+        )
 
     def writes(self, ref: ClassRef, method: str) -> frozenset[str] | None:
         """Fields a call of ``instance.method()`` assigns: empty when the method is

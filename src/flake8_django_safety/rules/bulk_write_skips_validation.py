@@ -8,6 +8,7 @@ from flake8_django_safety.orm import (
     describe_hooks,
     field_names_argument,
     model_of_queryset,
+    names_validated_model,
     resolve_class,
 )
 from flake8_django_safety.prefilter import SourceText
@@ -109,8 +110,10 @@ class BulkWriteSkipsValidation(SkipsRolledBackWrites, Rule):
 
     @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
-        return "bulk_" in text.text and any(
-            _BULK_CALL.search(line) for line in text.lines_with(("bulk_create(", "bulk_update("))
+        return (
+            "bulk_" in text.text
+            and any(_BULK_CALL.search(line) for line in text.lines_with(("bulk_create(", "bulk_update(")))
+            and names_validated_model(text, settings)
         )
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:

@@ -185,7 +185,8 @@ class CreateWithoutFullClean(SkipsRolledBackWrites, Rule):
         # Field validators matter only for the fields this call sets, and a
         # ModelSerializer already ran them on its input.
         serializer = in_model_serializer(self.context, self.classes)
-        checked = model_checks_called(self.context, ref) if serializer else frozenset()
+        module = project.module(self.context.module_name) if serializer and self.context.module_name else None
+        checked = frozenset() if module is None else model_checks_called(project, module, ref)
         hooks = project.validation_hooks(ref, fields_set_by(node), field_validators=not serializer, checked=checked)
         if not hooks:
             return

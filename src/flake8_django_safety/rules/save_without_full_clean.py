@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -10,7 +12,7 @@ from flake8_django_safety.orm import (
     field_names_argument,
     fields_set_by,
     model_of_queryset,
-    names_validated_model,
+    validated_models,
     SkipsRolledBackWrites,
     resolve_class,
 )
@@ -29,6 +31,13 @@ _SINGLE = frozenset(
 _PAIRS = frozenset({"get_or_create", "update_or_create", "aget_or_create", "aupdate_or_create"})
 _SAVES = frozenset({"save", "asave"})
 _VIEW_OBJECT = "self.object"
+#: ``order.price = ...`` / ``order.price, order.x = ...`` / ``self.object.price += ...``
+#: at the start of a line; ``self.<attr> = ...`` is not (it changes the view or form).
+_ATTRIBUTE_ASSIGNMENT = re.compile(
+    r"^[ \t]*(?!self\.(?!object\.))[A-Za-z_]\w*(?:\.object)?\.(\w+)[ \t]*"
+    r"(?:,|(?:[-+*/%|&^@]|//|\*\*|<<|>>)?=(?!=))",
+    re.MULTILINE,
+)
 
 
 @dataclass
@@ -163,8 +172,33 @@ class SaveWithoutFullClean(SkipsRolledBackWrites, Rule):
 
     @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
-        # Parse with libcst only files that can name a model that skips validation.
-        return "save(" in text.text and names_validated_model(text, settings)
+        # Parse with libcst only files that name a model that skips validation
+        # and can change one: build it, assign an attribute, call a model method
+        # that assigns fields.
+        if "save(" not in text.text:
+            return False
+        models = validated_models(text, settings)
+        if not models:
+            return False
+        source = text.text
+        if any(re.search(rf"(?<!class )\b{re.escape(name)}\s*\(", source) for name in models):
+            return True
+        from flake8_django_safety.project import index_for_file
+
+        project = index_for_file(text.filename, settings.index_cache_dir)
+        if project is None:
+            return False
+        checked = project.fields_checked(models.values())
+        if "setattr(" in source:
+            return True
+        for match in _ATTRIBUTE_ASSIGNMENT.finditer(source):
+            if match.group(1) in checked or match.group(1).removesuffix("_id") in checked:
+                return True
+        return any(
+            f".{method}(" in source
+            for ref in models.values()
+            for method in project.writer_methods(ref, checked)
+        )
 
     # -- scopes ----------------------------------------------------------------
 
@@ -312,10 +346,10 @@ class SaveWithoutFullClean(SkipsRolledBackWrites, Rule):
         func = node.func
         if isinstance(func, cst.Name) and func.value == "setattr" and len(node.args) >= 2:
             receiver = _receiver_key(node.args[0].value)
-            name = node.args[1].value
-            if receiver is not None:
-                literal = name.raw_value if isinstance(name, cst.SimpleString) else None
-                self.scopes[-1].touch(receiver, None if literal is None else [literal])
+            ref = None if receiver is None else self.scopes[-1].instances.get(receiver)
+            project = self.context.project
+            if receiver is not None and ref is not None and project is not None:
+                self.scopes[-1].touch(receiver, _named_fields(node.args[1].value, project.field_names(ref)))
             return
         if not isinstance(func, cst.Attribute):
             return
@@ -363,6 +397,25 @@ class SaveWithoutFullClean(SkipsRolledBackWrites, Rule):
         )
         replacement = cst.FlattenSentinel([clean, statement.with_changes(leading_lines=())])
         return Fix("Call `full_clean()` before saving", Safety.UNSAFE, statement, replacement)
+
+
+def _named_fields(name: cst.BaseExpression, fields: frozenset[str]) -> Iterable[str] | None:
+    """The fields ``setattr(obj, name, ...)`` can set: the literal, the model's
+    fields that start with a literal prefix (``"is_%s" % kind``, ``f"is_{kind}"``,
+    ``"is_" + kind``), or None (any field) for a computed name."""
+    if isinstance(name, cst.SimpleString):
+        return [name.raw_value]
+    prefix = None
+    if isinstance(name, cst.BinaryOperation) and isinstance(name.left, cst.SimpleString):
+        if isinstance(name.operator, cst.Modulo):
+            prefix = name.left.raw_value.partition("%")[0]
+        elif isinstance(name.operator, cst.Add):
+            prefix = name.left.raw_value
+    elif isinstance(name, cst.FormattedString) and name.parts and isinstance(name.parts[0], cst.FormattedStringText):
+        prefix = name.parts[0].value
+    if not prefix:
+        return None
+    return [field for field in fields if field.startswith(prefix)]
 
 
 def _loaded(ref: ClassRef | None) -> tuple[ClassRef, set[str] | None] | None:

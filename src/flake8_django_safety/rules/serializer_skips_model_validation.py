@@ -10,7 +10,7 @@ from flake8_django_safety.rule import Rule
 from flake8_django_safety.settings import Settings
 
 if TYPE_CHECKING:
-    from flake8_django_safety.project import ClassRef
+    from flake8_django_safety.project import ClassRef, ModuleFacts, ProjectIndex
 
 _WRITE_METHODS = frozenset({"validate", "create", "update"})
 
@@ -109,44 +109,28 @@ class SerializerSkipsModelValidation(Rule):
 
     @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
-        return "Serializer" in text.text and "model" in text.text
+        # The whole decision is made on the stdlib-ast facts; libcst parses only
+        # files with something to report (for the position of the report).
+        if "Serializer" not in text.text or not text.filename:
+            return False
+        from flake8_django_safety.project import index_for_file
+
+        project = index_for_file(text.filename, settings.index_cache_dir)
+        facts = None if project is None else project.use_source(text.filename, text.text)
+        if project is None or facts is None:
+            return False
+        return any(_judge(project, facts, name) is not None for name in facts.classes)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         project = self.context.project
         module_name = self.context.module_name
-        if project is None or module_name is None or not node.bases:
+        facts = None if project is None or module_name is None else project.module(module_name)
+        if project is None or facts is None or not node.bases:
             return
-        ref = project.resolve_class(f"{module_name}.{node.name.value}")
-        if ref is None:
+        found = _judge(project, facts, node.name.value)
+        if found is None:
             return
-        ancestry = list(project.ancestry(ref))
-        if not any(isinstance(item, str) and is_model_serializer_base(item) for item in ancestry):
-            return
-        if any(isinstance(item, str) and project.is_project_name(item) for item in ancestry):
-            return  # a project base we could not read may validate
-        classes = [item for item in ancestry if not isinstance(item, str)]
-        for item in classes:
-            if item.facts.methods_calling_full_clean & _WRITE_METHODS:
-                return
-            if "to_internal_value" in item.facts.methods and not item.facts.methods & {"create", "update"}:
-                return  # input turned into something else (a lookup of an existing row)
-            validate = item.facts.method_facts.get("validate")
-            if validate is not None and validate.may_raise:
-                return  # object-level validation written by hand: its completeness is not ours to judge
-        model_ref = None
-        for item in classes:  # the nearest Meta.model, own or inherited
-            name = meta_name(item.facts.meta.get("model"))
-            if name is not None:
-                model_ref = project.resolve_class(item.module.qualify(name))
-                break
-        if model_ref is None or not project.skips_validation(model_ref):
-            return
-        written = _serializer_fields(classes)
-        # Field validators are copied onto the serializer's fields.
-        checked = model_checks_called(self.context, model_ref)
-        hooks = project.validation_hooks(model_ref, written, field_validators=False, checked=checked)
-        if not hooks:
-            return
+        model_ref, hooks = found
         target = _meta_model_line(node) or node
         self.report(
             target,
@@ -156,6 +140,42 @@ class SerializerSkipsModelValidation(Rule):
                 hooks=", ".join(f"`{hook}`" for hook in hooks[:3]),
             ),
         )
+
+
+def _judge(project: ProjectIndex, module: ModuleFacts, name: str) -> tuple[ClassRef, list[str]] | None:
+    """(model, hooks skipped) when class ``name`` of ``module`` is a model
+    serializer that writes its model without the model's validation."""
+    ref = project.resolve_class(f"{module.name}.{name}")
+    if ref is None or not ref.facts.bases:
+        return None
+    ancestry = list(project.ancestry(ref))
+    if not any(isinstance(item, str) and is_model_serializer_base(item) for item in ancestry):
+        return None
+    if any(isinstance(item, str) and project.is_project_name(item) for item in ancestry):
+        return None  # a project base we could not read may validate
+    classes = [item for item in ancestry if not isinstance(item, str)]
+    for item in classes:
+        if item.facts.methods_calling_full_clean & _WRITE_METHODS:
+            return None
+        if "to_internal_value" in item.facts.methods and not item.facts.methods & {"create", "update"}:
+            return None  # input turned into something else (a lookup of an existing row)
+        validate = item.facts.method_facts.get("validate")
+        if validate is not None and validate.may_raise:
+            return None  # object-level validation written by hand: its completeness is not ours to judge
+    model_ref = None
+    for item in classes:  # the nearest Meta.model, own or inherited
+        meta_model = meta_name(item.facts.meta.get("model"))
+        if meta_model is not None:
+            model_ref = project.resolve_class(item.module.qualify(meta_model))
+            break
+    if model_ref is None or not project.skips_validation(model_ref):
+        return None
+    # Field validators are copied onto the serializer's fields.
+    checked = model_checks_called(project, module, model_ref)
+    hooks = project.validation_hooks(
+        model_ref, _serializer_fields(classes), field_validators=False, checked=checked
+    )
+    return (model_ref, hooks) if hooks else None
 
 
 def _serializer_fields(classes: list[ClassRef]) -> frozenset[str] | None:
