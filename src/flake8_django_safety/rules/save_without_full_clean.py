@@ -86,15 +86,27 @@ class SaveWithoutFullClean(SkipsRolledBackWrites, Rule):
     whatever it was given.
 
     ## Known problems
-    Off by default: on real projects (pretix, django-allauth, django-cms,
-    wagtail) 12.5% (3 of 24 reports) were true positives (most reports saved rows loaded from the database after changing fields no validator reads, clones of valid rows, or `save(update_fields=...)` of unchecked fields); see docs/precision.md.
+    Off by default: on 19 real projects (pretix, netbox, django-oscar,
+    django-allauth, django-cms, wagtail, ...) 3 of 6 reports (50%) were true
+    positives; the others re-saved a row with a value equal to what it had,
+    cloned valid rows behind a guard that excludes the failing check, or stored
+    a hex digest a regex validator always accepts (docs/precision.md).
     Enable it with `--extend-select=DJS201`.
 
-    Any earlier `obj.full_clean()` in the function counts, in whichever branch
-    (precision first). Instances from `form.save(commit=False)` or
-    `form.instance` are not typed (the form validated them), `self.save()`
-    inside the model is left alone, models that validate in their own `save()`
-    are not reported, and neither are test modules.
+    A row loaded from the database (a lookup, iteration, `get_object()`, an
+    annotated parameter) is assumed valid as stored: it is reported only when
+    the function sets a field that a hook or validator reads (`obj.f = ...`,
+    `setattr()`, or a method of the model that assigns it), narrowed by a
+    literal `update_fields`. A new `Model(...)` counts the fields it passes.
+    A `clean()` that never raises (it only normalises values) is no hook, and
+    a hook that hands `self` to other code counts only when any field may have
+    changed. Any earlier `obj.full_clean()` in the function counts, in
+    whichever branch (precision first). Instances from
+    `form.save(commit=False)` or `form.instance` are not typed (the form
+    validated them), `self.save()` inside the model is left alone, models
+    that validate in their own `save()` or have a project base that cannot be
+    read are not reported, and neither are test modules nor writes inside a
+    context manager that rolls its block back.
 
     ## Example
     ```python
