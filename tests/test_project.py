@@ -187,3 +187,25 @@ def test_rollback_context_managers_are_recognised(tmp_path: Path) -> None:
     assert index.rolls_back("app.db.rolledback")
     assert index.rolls_back("app.helpers.sandbox")
     assert not index.rolls_back("app.db.kept")
+
+
+def test_settings_module_and_atomic_requests(tmp_path: Path) -> None:
+    index = _index(tmp_path, "")
+    (tmp_path / "manage.py").write_text('os.environ.setdefault("DJANGO_SETTINGS_MODULE", "site.settings")\n')
+    (tmp_path / "site" / "settings").mkdir(parents=True)
+    (tmp_path / "site" / "__init__.py").write_text("")
+    (tmp_path / "site" / "settings" / "__init__.py").write_text("from .base import *\n")
+    (tmp_path / "site" / "settings" / "base.py").write_text(
+        'DATABASES = {"default": {"ENGINE": "x", "ATOMIC_REQUESTS": True}}\n'
+    )
+    assert index.settings_modules() == ["site.settings"]
+    assert index.atomic_requests()
+
+    other = tmp_path / "other"
+    (other / "proj").mkdir(parents=True)
+    (other / "setup.cfg").write_text("[flake8]\n")
+    (other / "proj" / "__init__.py").write_text("")
+    (other / "proj" / "settings.py").write_text('DATABASES = {"default": {"ENGINE": "x"}}\n')
+    fallback = ProjectIndex(other)
+    assert fallback.settings_modules() == ["proj.settings"]  # no DJANGO_SETTINGS_MODULE: the file
+    assert not fallback.atomic_requests()

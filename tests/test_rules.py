@@ -101,3 +101,14 @@ def test_rule_attributes(code: str) -> None:
     camel = "".join(part.capitalize() for part in rule.name.split("-"))
     assert rule.__name__.lower() == camel.lower()
     assert rule.__module__.rsplit(".", 1)[-1] == rule.name.replace("-", "_")
+
+
+def test_views_under_atomic_requests_read_from_the_project_settings() -> None:
+    """bank/settings.py (found through manage.py) turns ATOMIC_REQUESTS on: views
+    are covered, helpers and ``non_atomic_requests`` views are not."""
+    path = fixture_path("DJS301").parent / "projects" / "bank" / "ledger" / "views.py"
+    source = path.read_text()
+    expected = expectations(source)
+    rules = [registered_rules()["DJS301"], registered_rules()["DJS302"]]
+    violations = engine_for(source, rules).lint_text(source, str(path))
+    assert Counter((v.line, v.code) for v in violations) == expected.reported

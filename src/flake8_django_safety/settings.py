@@ -82,6 +82,14 @@ class Settings:
         },
     )
 
+    atomic_requests: str = dataclasses.field(
+        default="",
+        metadata={
+            "help": "Whether views run in a transaction (ATOMIC_REQUESTS): 'true' or 'false'; "
+            "empty reads DATABASES['default']['ATOMIC_REQUESTS'] from the project's settings module",
+            "metavar": "BOOL",
+        },
+    )
     cache_dir: str = dataclasses.field(
         default="",
         metadata={
@@ -118,6 +126,16 @@ class Settings:
         from flake8_django_safety.project.index import default_cache_dir
 
         return default_cache_dir()
+
+    @property
+    def atomic_requests_override(self) -> bool | None:
+        """The ``atomic-requests`` option as a boolean; None: read the settings."""
+        value = self.atomic_requests.strip().lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off"):
+            return False
+        return None
 
     def is_test_file(self, filename: str) -> bool:
         parts = filename.replace("\\", "/").split("/")

@@ -87,6 +87,8 @@ class ModuleFacts:
     rollback_contexts: frozenset[str] = frozenset()
     #: Modules this one does ``from <module> import *`` from, absolute.
     star_imports: tuple[str, ...] = ()
+    #: A settings module's ``DATABASES["default"]["ATOMIC_REQUESTS"]``, when it sets it.
+    atomic_requests: bool | None = None
 
     def qualify(self, dotted: str) -> str:
         """``models.Model`` -> ``django.db.models.Model`` through this module's names.
@@ -137,7 +139,15 @@ def module_facts(name: str, source: str | bytes, *, is_package: bool = False) ->
         for node in tree.body
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _rolls_back(node)
     )
-    facts = ModuleFacts(name, is_package, imports, {}, rollback_contexts=rollback, star_imports=tuple(stars))
+    facts = ModuleFacts(
+        name,
+        is_package,
+        imports,
+        {},
+        rollback_contexts=rollback,
+        star_imports=tuple(stars),
+        atomic_requests=_atomic_requests(tree.body),
+    )
     statements = list(_module_level(tree.body))
     local = {node.name for node in statements if isinstance(node, ast.ClassDef)}
     for node in statements:
@@ -160,6 +170,42 @@ def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
             yield from _module_level(node.orelse)
         elif isinstance(node, ast.Try):
             yield from _module_level(node.body)
+
+
+def _atomic_requests(body: list[ast.stmt]) -> bool | None:
+    """``DATABASES = {"default": {..., "ATOMIC_REQUESTS": True}}`` or
+    ``DATABASES["default"]["ATOMIC_REQUESTS"] = True`` at module level; the last wins."""
+    found: bool | None = None
+    for node in _module_level(body):
+        if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+            continue
+        target = node.targets[0]
+        if isinstance(target, ast.Name) and target.id == "DATABASES" and isinstance(node.value, ast.Dict):
+            default = _dict_get(node.value, "default")
+            value = _dict_get(default, "ATOMIC_REQUESTS") if isinstance(default, ast.Dict) else None
+            found = value.value if isinstance(value, ast.Constant) and isinstance(value.value, bool) else False
+        elif _subscript_path(target) == ["DATABASES", "default", "ATOMIC_REQUESTS"]:
+            if isinstance(node.value, ast.Constant) and isinstance(node.value.value, bool):
+                found = node.value.value
+    return found
+
+
+def _dict_get(node: ast.Dict, key: str) -> ast.expr | None:
+    for k, v in zip(node.keys, node.values):
+        if isinstance(k, ast.Constant) and k.value == key:
+            return v
+    return None
+
+
+def _subscript_path(node: ast.expr) -> list[str]:
+    """``DATABASES["default"]["ATOMIC_REQUESTS"]`` -> its three parts."""
+    parts: list[str] = []
+    while isinstance(node, ast.Subscript):
+        if not (isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)):
+            return []
+        parts.insert(0, node.slice.value)
+        node = node.value
+    return [node.id, *parts] if isinstance(node, ast.Name) else []
 
 
 def _rolls_back(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

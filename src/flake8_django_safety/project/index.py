@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import pickle
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -32,7 +33,8 @@ from flake8_django_safety.project.facts import (
 ROOT_MARKERS = ("manage.py", "pyproject.toml", "setup.cfg", "tox.ini", ".flake8", ".git")
 #: Django's model base, under the names code imports it by.
 MODEL_BASES = frozenset({"django.db.models.Model", "django.db.models.base.Model"})
-_CACHE_VERSION = "4"
+_CACHE_VERSION = "5"
+_SETTINGS_MODULE = re.compile(r"""DJANGO_SETTINGS_MODULE["']?\s*[,=:]\s*["']?([A-Za-z_][\w.]*)""")
 #: Model methods that are not "change these fields, then save" helpers.
 _NOT_MUTATORS = VALIDATION_HOOKS | {"save", "asave", "delete", "adelete", "full_clean", "refresh_from_db"}
 #: Calls in a hook that reject nothing themselves.
@@ -96,6 +98,7 @@ class ProjectIndex:
         self.cache_dir = cache_dir
         self._modules: dict[str, ModuleFacts | None] = {}
         self._app_models: dict[str, list[str]] | None = None
+        self._settings: list[str] | None = None
         self._hooks: dict[str, list[Hook]] = {}
         self._overrides: dict[str, ModuleFacts] = {}
         self._override_sources: dict[str, str] = {}
@@ -216,6 +219,65 @@ class ProjectIndex:
             return True
         target = module.imports.get(name)
         return target is not None and target != qualified and self.rolls_back(target, _depth + 1)
+
+    # -- settings ---------------------------------------------------------------
+
+    def settings_modules(self) -> list[str]:
+        """The project's settings module(s): ``DJANGO_SETTINGS_MODULE`` as
+        manage.py, wsgi.py / asgi.py or the pytest configuration set it, else
+        the shallowest ``settings.py`` / ``settings/`` package."""
+        if self._settings is None:
+            self._settings = self._find_settings()
+        return self._settings
+
+    def _find_settings(self) -> list[str]:
+        candidates = [self.root / name for name in ("manage.py", "pytest.ini", "setup.cfg", "tox.ini", "pyproject.toml")]
+        candidates += sorted(self.root.glob("*/wsgi.py")) + sorted(self.root.glob("*/asgi.py"))
+        candidates += sorted(self.root.glob("src/*/wsgi.py"))
+        named: list[str] = []
+        for path in candidates:
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            for match in _SETTINGS_MODULE.finditer(text):
+                if match.group(1) not in named and self.module(match.group(1)) is not None:
+                    named.append(match.group(1))
+        if named:
+            return named
+        found: list[tuple[int, str]] = []
+        for base in self.search_path[:1]:
+            for folder, subfolders, files in os.walk(base):
+                depth = len(Path(folder).relative_to(base).parts)
+                subfolders[:] = [n for n in subfolders if n.isidentifier() and depth < 3 and n not in ("tests", "node_modules")]
+                if "settings.py" in files:
+                    name = self.module_name(os.path.join(folder, "settings.py"))
+                    if name:
+                        found.append((depth, name))
+                if "settings" in subfolders and os.path.exists(os.path.join(folder, "settings", "__init__.py")):
+                    name = self.module_name(os.path.join(folder, "settings", "__init__.py"))
+                    if name:
+                        found.append((depth, name))
+        found.sort()
+        return [name for depth, name in found if depth == found[0][0]] if found else []
+
+    def atomic_requests(self) -> bool:
+        """``ATOMIC_REQUESTS`` is on in a settings module (or what it star-imports)."""
+        for name in self.settings_modules():
+            seen: set[str] = set()
+            stack = [name]
+            while stack:
+                current = stack.pop()
+                if current in seen or len(seen) > _MAX_DEPTH:
+                    continue
+                seen.add(current)
+                module = self.module(current)
+                if module is None:
+                    continue
+                if module.atomic_requests is not None:
+                    return module.atomic_requests
+                stack.extend(module.star_imports)
+        return False
 
     def _resolve_app_model(self, label_model: str, depth: int) -> ClassRef | None:
         """``catalogue.Product`` (from ``get_model``): the class in the one models

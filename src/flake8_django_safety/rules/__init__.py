@@ -3,7 +3,9 @@
 from flake8_django_safety.rules import (  # noqa: F401 - imported to register
     bulk_write_skips_validation,
     create_without_full_clean,
+    lock_outlives_transaction,
     save_without_full_clean,
+    select_for_update_outside_atomic,
     serializer_skips_model_validation,
     timing_unsafe_secret_comparison,
     unkeyed_hash_of_secret,

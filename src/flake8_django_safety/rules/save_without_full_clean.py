@@ -34,10 +34,14 @@ _VIEW_OBJECT = "self.object"
 #: ``order.price = ...`` / ``order.price, order.x = ...`` / ``self.object.price += ...``
 #: at the start of a line; ``self.<attr> = ...`` is not (it changes the view or form).
 _ATTRIBUTE_ASSIGNMENT = re.compile(
-    r"^[ \t]*(?!self\.(?!object\.))[A-Za-z_]\w*(?:\.object)?\.(\w+)[ \t]*"
+    r"^[ \t]*(?!self\.(?!object\.))([A-Za-z_]\w*(?:\.object)?)\.(\w+)[ \t]*"
     r"(?:,|(?:[-+*/%|&^@]|//|\*\*|<<|>>)?=(?!=))",
     re.MULTILINE,
 )
+#: The receivers of ``x.save(`` / ``self.object.asave(``.
+_SAVED = re.compile(r"(?<![\w.])(self\.object|[A-Za-z_]\w*)\.a?save\(")
+_SETATTR = re.compile(r"\bsetattr\(\s*(self\.object|[A-Za-z_]\w*)\s*,")
+_METHOD_CALL = re.compile(r"(?<![\w.])(self\.object|[A-Za-z_]\w*)\.(\w+)\(")
 
 
 @dataclass
@@ -192,8 +196,16 @@ class SaveWithoutFullClean(SkipsRolledBackWrites, Rule):
         models = validated_models(text, settings)
         if not models:
             return False
+        # Only receivers that are saved in this file matter.
         source = text.text
-        if any(re.search(rf"(?<!class )\b{re.escape(name)}\s*\(", source) for name in models):
+        saved = set(_SAVED.findall(source))
+        if not saved:
+            return False
+        for name in models:
+            pattern = rf"^[ \t]*(self\.object|[A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=[ \t]*(?:await[ \t]+)?{re.escape(name)}[ \t]*\("
+            if any(match.group(1) in saved for match in re.finditer(pattern, source, re.MULTILINE)):
+                return True
+        if any(receiver in saved for receiver in _SETATTR.findall(source)):
             return True
         from flake8_django_safety.project import index_for_file
 
@@ -201,15 +213,13 @@ class SaveWithoutFullClean(SkipsRolledBackWrites, Rule):
         if project is None:
             return False
         checked = project.fields_checked(models.values())
-        if "setattr(" in source:
-            return True
         for match in _ATTRIBUTE_ASSIGNMENT.finditer(source):
-            if match.group(1) in checked or match.group(1).removesuffix("_id") in checked:
+            field_name = match.group(2)
+            if match.group(1) in saved and (field_name in checked or field_name.removesuffix("_id") in checked):
                 return True
+        writers = {method for ref in models.values() for method in project.writer_methods(ref, checked)}
         return any(
-            f".{method}(" in source
-            for ref in models.values()
-            for method in project.writer_methods(ref, checked)
+            receiver in saved and method in writers for receiver, method in _METHOD_CALL.findall(source)
         )
 
     # -- scopes ----------------------------------------------------------------

@@ -1,0 +1,267 @@
+"""Where a transaction is guaranteed, and where a locking queryset is evaluated.
+
+Shared by DJS301 (evaluated outside any transaction) and DJS302 (evaluated
+after the atomic block that built it). Coverage is lexical, as Python sees it:
+``with transaction.atomic():`` blocks, ``@atomic`` on the function,
+``method_decorator(atomic, name="dispatch")`` on a class-based view, and views
+when the project runs with ``ATOMIC_REQUESTS``. A nested function does not
+inherit its parent's block: it may run after the block has ended.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flake8_django_safety._lazy import cst
+from flake8_django_safety.rule import FileContext, Rule
+
+if TYPE_CHECKING:
+    import libcst
+
+ATOMIC = "django.db.transaction.atomic"
+NON_ATOMIC = "django.db.transaction.non_atomic_requests"
+
+#: Queryset methods that return a queryset (the lock travels along).
+CHAINABLE = frozenset(
+    {"all", "filter", "exclude", "order_by", "select_related", "prefetch_related", "only",
+     "defer", "distinct", "annotate", "using", "select_for_update", "reverse", "alias",
+     "extra", "none", "union", "intersection", "difference"}
+)  # fmt: skip
+#: Queryset methods that run the query.
+EVALUATING = frozenset(
+    {"get", "first", "last", "latest", "earliest", "exists", "count", "in_bulk", "iterator",
+     "aget", "afirst", "alast", "alatest", "aearliest", "aexists", "acount", "ain_bulk",
+     "aiterator", "contains", "acontains"}
+)  # fmt: skip
+#: Builtins that iterate (or size) their argument.
+EVALUATING_BUILTINS = frozenset({"list", "len", "bool", "tuple", "set", "sorted", "any", "all", "sum", "dict"})
+#: Handler methods of class-based views (plus ``perform_*`` and ``@action`` methods).
+HANDLERS = frozenset(
+    {"get", "post", "put", "patch", "delete", "head", "options", "dispatch", "list", "create",
+     "retrieve", "update", "partial_update", "destroy", "form_valid", "form_invalid"}
+)  # fmt: skip
+#: Base classes that make a class a view.
+VIEW_MODULES = ("django.views.", "rest_framework.views.", "rest_framework.viewsets.",
+                "rest_framework.generics.", "rest_framework.mixins.")  # fmt: skip
+
+
+@dataclass
+class Frame:
+    """One function being visited."""
+
+    #: The function runs in a transaction from start to end.
+    covered: bool
+    node: libcst.FunctionDef | None = None
+    #: ``with atomic():`` blocks open at this point of the function.
+    depth: int = 0
+    #: Locals bound to a locking queryset -> the block depth they were built at.
+    locked: dict[str, int] = field(default_factory=dict)
+
+
+class LockTracker(Rule, register=False):
+    """Finds evaluations of ``select_for_update()`` querysets and tells, for each,
+    whether a transaction covers it; subclasses decide what to report."""
+
+    def __init__(self, context: FileContext) -> None:
+        super().__init__(context)
+        self.frames: list[Frame] = [Frame(covered=False)]
+        #: Per class being visited: whether the whole class runs atomically, and is a view.
+        self.classes: list[tuple[bool, bool]] = []
+        self._factories: frozenset[str] | None = None
+        self._atomic_requests: bool | None = None
+
+    @classmethod
+    def triggered_by(cls, text, settings) -> bool:  # type: ignore[no-untyped-def]
+        return "select_for_update" in text.text
+
+    # -- what runs in a transaction --------------------------------------------
+
+    def _qualified(self, node: libcst.BaseExpression) -> str | None:
+        if isinstance(node, cst.Call):
+            node = node.func
+        return self.context.imports.qualify(node)
+
+    def _is_atomic(self, node: libcst.BaseExpression) -> bool:
+        return self._qualified(node) == ATOMIC
+
+    def visit_ClassDef(self, node: libcst.ClassDef) -> None:
+        atomic = any(self._method_decorator_atomic(d.decorator) for d in node.decorators)
+        self.classes.append((atomic, self._is_view_class(node)))
+
+    def leave_ClassDef(self, original_node: libcst.ClassDef) -> None:
+        self.classes.pop()
+
+    def _method_decorator_atomic(self, decorator: libcst.BaseExpression) -> bool:
+        """``method_decorator(transaction.atomic, name="dispatch")``."""
+        if not isinstance(decorator, cst.Call) or not decorator.args:
+            return False
+        callee = self._qualified(decorator.func) or ""
+        return callee.endswith("method_decorator") and self._is_atomic(decorator.args[0].value)
+
+    def _is_view_class(self, node: libcst.ClassDef) -> bool:
+        for base in node.bases:
+            qualified = self._qualified(base.value)
+            if qualified is not None and qualified.startswith(VIEW_MODULES):
+                return True
+            name = cst.helpers.get_full_name_for_node(base.value) or ""
+            if name.rpartition(".")[2].endswith(("View", "ViewSet", "APIView", "ViewMixin")):
+                return True
+        return False
+
+    def visit_FunctionDef(self, node: libcst.FunctionDef) -> None:
+        self.frames.append(Frame(covered=self._function_covered(node), node=node))
+
+    def leave_FunctionDef(self, original_node: libcst.FunctionDef) -> None:
+        self.frames.pop()
+
+    def _function_covered(self, node: libcst.FunctionDef) -> bool:
+        decorators = [d.decorator for d in node.decorators]
+        if any(self._is_atomic(d) or self._method_decorator_atomic(d) for d in decorators):
+            return True
+        in_class = bool(self.classes) and self.frames[-1].node is None
+        if in_class and self.classes[-1][0]:
+            return True  # method_decorator(atomic, name="dispatch") on the view
+        if any(self._qualified(d) == NON_ATOMIC for d in decorators):
+            return False
+        return self._is_view(node, decorators, in_class) and self.atomic_requests
+
+    def _is_view(self, node: libcst.FunctionDef, decorators: list[libcst.BaseExpression], in_class: bool) -> bool:
+        params = [*node.params.posonly_params, *node.params.params]
+        if in_class:
+            if not self.classes[-1][1]:
+                return False
+            name = node.name.value
+            if name in HANDLERS or name.startswith("perform_"):
+                return True
+            return any((self._qualified(d) or "").endswith(".action") for d in decorators)
+        return bool(params) and params[0].name.value == "request"
+
+    @property
+    def atomic_requests(self) -> bool:
+        if self._atomic_requests is None:
+            override = self.settings.atomic_requests_override
+            project = self.context.project
+            self._atomic_requests = (
+                override if override is not None else project is not None and project.atomic_requests()
+            )
+        return self._atomic_requests
+
+    def visit_With(self, node: libcst.With) -> None:
+        if any(self._is_atomic(item.item) for item in node.items):
+            self.frames[-1].depth += 1
+
+    def leave_With(self, original_node: libcst.With) -> None:
+        if any(self._is_atomic(item.item) for item in original_node.items):
+            self.frames[-1].depth -= 1
+
+    # -- locking querysets -----------------------------------------------------
+
+    @property
+    def factories(self) -> frozenset[str]:
+        """Functions and methods of this module that return a locking queryset."""
+        if self._factories is None:
+            self._factories = _factories(self.context.source or self.context.module.code)
+        return self._factories
+
+    def built_at(self, node: libcst.BaseExpression) -> int | None:
+        """The block depth a locking queryset was built at, or None when ``node``
+        is not one (through chained queryset methods, locals and factories)."""
+        frame = self.frames[-1]
+        while True:
+            if isinstance(node, cst.Await):
+                node = node.expression
+            if isinstance(node, cst.Name):
+                return frame.locked.get(node.value)
+            if not (isinstance(node, cst.Call) and isinstance(node.func, (cst.Attribute, cst.Name))):
+                return None
+            func = node.func
+            if isinstance(func, cst.Name):
+                return frame.depth if func.value in self.factories else None
+            if func.attr.value == "select_for_update":
+                return frame.depth
+            if isinstance(func.value, cst.Name) and func.value.value == "self" and func.attr.value in self.factories:
+                return frame.depth
+            if func.attr.value not in CHAINABLE:
+                return None
+            node = func.value
+
+    def leave_Assign(self, original_node: libcst.Assign) -> None:
+        frame = self.frames[-1]
+        for target in original_node.targets:
+            if isinstance(target.target, cst.Name):
+                depth = self.built_at(original_node.value)
+                if depth is None:
+                    frame.locked.pop(target.target.value, None)
+                else:
+                    frame.locked[target.target.value] = depth
+
+    # -- evaluations -------------------------------------------------------------
+
+    def visit_Call(self, node: libcst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in EVALUATING:
+            self._evaluated(node, func.value)
+        elif isinstance(func, cst.Name) and func.value in EVALUATING_BUILTINS and node.args:
+            self._evaluated(node, node.args[0].value)
+
+    def visit_For(self, node: libcst.For) -> None:
+        self._evaluated(node.iter, node.iter)
+
+    def visit_CompFor(self, node: libcst.CompFor) -> None:
+        self._evaluated(node.iter, node.iter)
+
+    def visit_Subscript(self, node: libcst.Subscript) -> None:
+        if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+            index = node.slice[0].slice.value
+            if isinstance(index, cst.Integer) or (
+                isinstance(index, cst.UnaryOperation) and isinstance(index.expression, cst.Integer)
+            ):
+                self._evaluated(node, node.value)
+
+    def visit_ComparisonTarget(self, node: libcst.ComparisonTarget) -> None:
+        if isinstance(node.operator, (cst.In, cst.NotIn)):
+            self._evaluated(node.comparator, node.comparator)
+
+    def _evaluated(self, where: libcst.CSTNode, queryset: libcst.BaseExpression) -> None:
+        depth = self.built_at(queryset)
+        if depth is None:
+            return
+        frame = self.frames[-1]
+        if frame.covered or frame.depth > 0:
+            return
+        self.evaluated_outside(where, frame, after_block=depth > frame.depth)
+
+    def evaluated_outside(self, node: libcst.CSTNode, frame: Frame, *, after_block: bool) -> None:
+        """A locking queryset is evaluated where no transaction covers it."""
+        raise NotImplementedError
+
+
+def _factories(source: str) -> frozenset[str]:
+    """Names of the functions and methods whose ``return`` / ``yield`` hands out
+    an unevaluated ``select_for_update()`` queryset."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for inner in ast.walk(node):
+            value = inner.value if isinstance(inner, (ast.Return, ast.Yield)) else None
+            if value is not None and _locks(value):
+                found.add(node.name)
+                break
+    return frozenset(found)
+
+
+def _locks(node: ast.expr) -> bool:
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr == "select_for_update":
+            return True
+        if node.func.attr not in CHAINABLE:
+            return False
+        node = node.func.value
+    return False
