@@ -7,7 +7,7 @@ only once per process and tests/test_runtime_validation.py configures them for S
 The runner only executes the code and reports what happened as JSON; the assertions stay here.
 
 The code under test is plain source text: FLAGGED_* is what the rule reports, and the fixed version
-is what our fixer writes for it (FIXED_* where the fix is written by hand).
+is what our fixer writes for it.
 
 Without a usable PostgreSQL server these tests skip with the reason; with DJS_REQUIRE_POSTGRES=1
 (as in .ci/run) they fail instead.
@@ -57,20 +57,6 @@ FLAGGED_READ_MODIFY_WRITE = textwrap.dedent(
     def sell_one(pk):
         s = Stock.objects.get(pk=pk)
         s.quantity -= 1
-        s.save()
-    """
-)
-
-FIXED_READ_MODIFY_WRITE = textwrap.dedent(
-    """\
-    from django.db.models import F
-
-    from pg_app.models import Stock
-
-
-    def sell_one(pk):
-        s = Stock.objects.get(pk=pk)
-        s.quantity = F("quantity") - 1
         s.save()
     """
 )
@@ -133,7 +119,9 @@ def test_flagged_read_modify_write_loses_an_update(postgres_database) -> None:  
 
 
 def test_fixed_f_expression_loses_no_update(postgres_database) -> None:  # noqa: F811
-    outcome = run_scenario(postgres_database, "interleave_writes", FIXED_READ_MODIFY_WRITE, "sell_one")
+    fixed_source = fixed(FLAGGED_READ_MODIFY_WRITE, "DJS303")
+    assert 's.quantity = F("quantity") - 1' in fixed_source
+    outcome = run_scenario(postgres_database, "interleave_writes", fixed_source, "sell_one")
     assert outcome["errors"] == []
     assert [verb for _, verb in outcome["statements"]] == READ_READ_WRITE_WRITE
     assert outcome["final"] == outcome["initial"] - 2

@@ -4,6 +4,7 @@ from flake8_django_safety.rules import (  # noqa: F401 - imported to register
     bulk_write_skips_validation,
     create_without_full_clean,
     lock_outlives_transaction,
+    read_modify_write_race,
     save_without_full_clean,
     select_for_update_outside_atomic,
     serializer_skips_model_validation,

@@ -1,0 +1,353 @@
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flake8_django_safety._lazy import cst
+from flake8_django_safety.orm import field_names_argument
+from flake8_django_safety.rule import FileContext, Fix, ImportRequest, Rule, Safety
+from flake8_django_safety.transactions import CHAINABLE
+
+if TYPE_CHECKING:
+    import libcst
+
+    from flake8_django_safety.prefilter import SourceText
+    from flake8_django_safety.settings import Settings
+
+_F = "django.db.models.F"
+#: Queryset methods that return one row read from the database.
+_READS = frozenset(
+    {"get", "first", "last", "latest", "earliest", "aget", "afirst", "alast", "alatest", "aearliest"}
+)
+_PAIRS = frozenset({"get_or_create", "update_or_create", "aget_or_create", "aupdate_or_create"})
+_SAVES = frozenset({"save", "asave"})
+_ARITHMETIC = ("+", "-")
+_SELF_UPDATE = re.compile(r"([A-Za-z_][\w.]*)\s*=\s*(?:max\(|min\()?\s*\1\s*[-+]")
+
+
+@dataclass
+class _Change:
+    """``obj.f -= n``, waiting for ``obj.save()``."""
+
+    receiver: str
+    field: str
+    statement: libcst.SimpleStatementLine | None
+    node: libcst.CSTNode
+    #: ``(operator, amount)`` when the change can become ``F("f") - n``.
+    rewrite: tuple[str, libcst.BaseExpression] | None
+    own_nodes: set[int]
+    saved: bool = False
+    read_after: bool = False
+
+
+@dataclass
+class _Frame:
+    #: Receivers read from the database without a lock (locals, parameters).
+    loaded: set[str] = field(default_factory=set)
+    changes: list[_Change] = field(default_factory=list)
+
+
+class ReadModifyWriteRace(Rule):
+    """
+    ## What it does
+    Flags an arithmetic update of a field from its own previous value
+    (`obj.f += n`, `obj.f -= n`, `obj.f = obj.f - n`, `obj.f = max(obj.f - n, 0)`)
+    on an instance read from the database without `select_for_update()`,
+    when the same object is then saved in the function. Instances are locals
+    bound by `.get()`, `.first()`, `.last()`, `.latest()`, `.earliest()`,
+    `get_object_or_404()`, `get_or_create()`, iteration over a queryset,
+    parameters, and objects reached through a relation of those
+    (`item.product`).
+
+    ## Why is this bad?
+    Two requests that run the same code at the same time both read the old
+    value, both compute their new value from it, and both save: the second
+    save overwrites the first, and one sale, vote or withdrawal is lost.
+    Nothing fails; the count is just wrong. The database can do the
+    arithmetic itself, atomically, with an `F()` expression, or the row can be
+    locked for the read with `select_for_update()` inside a transaction.
+
+    ## Known problems
+    The rule cannot see whether the function only ever runs in one process at
+    a time (a management command, a serialised task queue); silence those with
+    `# noqa: DJS303`. Instances built in the same function (`Model(...)`) are
+    left alone, and so are rows read with `select_for_update()`, updates that
+    are not arithmetic, and saves whose literal `update_fields` leave the
+    field out. Test modules are not linted.
+
+    ## Example
+    ```python
+    from myapp.models import Product
+
+
+    def sell(pk, quantity):
+        product = Product.objects.get(pk=pk)
+        product.stock -= quantity
+        product.save()
+    ```
+
+    ## Use instead
+    ```python
+    from django.db.models import F
+
+    from myapp.models import Product
+
+
+    def sell(pk, quantity):
+        product = Product.objects.get(pk=pk)
+        product.stock = F("stock") - quantity
+        product.save()
+    ```
+
+    ## Options
+    - `django-safety-test-patterns`
+
+    ## Fix safety
+    The fix is unsafe: it rewrites `obj.f -= n` (or `obj.f = obj.f - n`) to
+    `obj.f = F("f") - n`, adding `from django.db.models import F` when needed.
+    The database then computes the value, so no update is lost, but until
+    `obj.refresh_from_db()` the attribute holds an expression, not a number.
+    The fix is therefore offered only when `obj.f` is not read again after the
+    change in that function, and not for `max()` / `min()` clamps (use
+    `Greatest()` / `Least()`, or a conditional `update()`).
+
+    ## References
+    - [Django: avoiding race conditions using `F()`](https://docs.djangoproject.com/en/stable/ref/models/expressions/#avoiding-race-conditions-using-f)
+    - [Django: `select_for_update()`](https://docs.djangoproject.com/en/stable/ref/models/querysets/#select-for-update)
+    """
+
+    code = "DJS303"
+    name = "read-modify-write-race"
+    message = (
+        "Lost update: `{target}` is read, changed in Python and saved back, so two concurrent requests both read "
+        "the old value and one update is lost; let the database do it with "
+        '`.filter(pk=...).update({field}=F("{field}") {op} ...)` or lock the row with `select_for_update()`'
+    )
+    fix_safety = Safety.UNSAFE
+    options = ("test_patterns",)
+
+    def __init__(self, context: FileContext) -> None:
+        super().__init__(context)
+        self.frames: list[_Frame] = [_Frame()]
+        self.statements: dict[int, libcst.SimpleStatementLine] = {}
+
+    @classmethod
+    def applies_to_file(cls, filename: str, settings: Settings) -> bool:
+        return not settings.is_test_file(filename)
+
+    @classmethod
+    def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
+        source = text.text
+        if "save(" not in source:
+            return False
+        return "+=" in source or "-=" in source or _SELF_UPDATE.search(source) is not None
+
+    # -- what was read from the database -----------------------------------------
+
+    def visit_FunctionDef(self, node: libcst.FunctionDef) -> None:
+        frame = _Frame()
+        params = node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            frame.loaded.add(param.name.value)
+        self.frames.append(frame)
+
+    def leave_FunctionDef(self, original_node: libcst.FunctionDef) -> None:
+        frame = self.frames.pop()
+        for change in frame.changes:
+            if change.saved:
+                self._report(change)
+
+    def leave_Assign(self, original_node: libcst.Assign) -> None:
+        frame = self.frames[-1]
+        value = original_node.value
+        for target in original_node.targets:
+            target_node = target.target
+            if isinstance(target_node, cst.Name):
+                if self._reads_a_row(value):
+                    frame.loaded.add(target_node.value)
+                else:
+                    frame.loaded.discard(target_node.value)
+            elif isinstance(target_node, (cst.Tuple, cst.List)) and target_node.elements:
+                first = target_node.elements[0].value
+                if isinstance(first, cst.Name):
+                    if _pair(value) and not _locked(value):
+                        frame.loaded.add(first.value)
+                    else:
+                        frame.loaded.discard(first.value)
+
+    def visit_For(self, node: libcst.For) -> None:
+        if isinstance(node.target, cst.Name):
+            if _queryset(node.iter) and not _locked(node.iter):
+                self.frames[-1].loaded.add(node.target.value)
+            else:
+                self.frames[-1].loaded.discard(node.target.value)
+
+    def _reads_a_row(self, value: libcst.BaseExpression) -> bool:
+        if isinstance(value, cst.Await):
+            value = value.expression
+        if isinstance(value, cst.Subscript):
+            return _pair(value.value) and not _locked(value.value)
+        if not isinstance(value, cst.Call) or _locked(value):
+            return False
+        func = value.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _READS:
+            return _queryset(func.value)
+        callee = self.context.imports.qualify(func) or ""
+        return callee.endswith("get_object_or_404") and not (value.args and _locked(value.args[0].value))
+
+    def _loaded_key(self, node: libcst.BaseExpression) -> str | None:
+        """``obj`` / ``item.product`` when it names a row read without a lock."""
+        name = cst.helpers.get_full_name_for_node(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
+        if name is None or name.partition(".")[0] not in self.frames[-1].loaded:
+            return None
+        return name
+
+    # -- changes and saves --------------------------------------------------------
+
+    def visit_SimpleStatementLine(self, node: libcst.SimpleStatementLine) -> None:
+        if len(node.body) == 1:
+            self.statements[id(node.body[0])] = node
+
+    def visit_AugAssign(self, node: libcst.AugAssign) -> None:
+        operator = {cst.AddAssign: "+", cst.SubtractAssign: "-"}.get(type(node.operator))
+        if operator is None or not isinstance(node.target, cst.Attribute):
+            return
+        self._changed(node, node.target, (operator, node.value))
+
+    def visit_Assign(self, node: libcst.Assign) -> None:
+        if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Attribute):
+            return
+        target = node.targets[0].target
+        value = node.value
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value in ("max", "min"):
+            if any(_self_arithmetic(arg.value, target) for arg in value.args):
+                self._changed(node, target, None)
+            return
+        rewrite = _self_arithmetic(value, target)
+        if rewrite is not None:
+            self._changed(node, target, rewrite)
+
+    def _changed(
+        self,
+        node: libcst.CSTNode,
+        target: libcst.Attribute,
+        rewrite: tuple[str, libcst.BaseExpression] | None,
+    ) -> None:
+        receiver = self._loaded_key(target.value)
+        if receiver is None:
+            return
+        own = {id(inner) for inner in _walk(node)}
+        self.frames[-1].changes.append(
+            _Change(receiver, target.attr.value, self.statements.get(id(node)), node, rewrite, own)
+        )
+
+    def visit_Attribute(self, node: libcst.Attribute) -> None:
+        changes = self.frames[-1].changes
+        if not changes:
+            return
+        name = cst.helpers.get_full_name_for_node(node)
+        for change in changes:
+            if id(node) not in change.own_nodes and name == f"{change.receiver}.{change.field}":
+                change.read_after = True
+
+    def visit_Call(self, node: libcst.Call) -> None:
+        func = node.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value in _SAVES):
+            return
+        receiver = cst.helpers.get_full_name_for_node(func.value)
+        written = field_names_argument(node, "update_fields")
+        for change in self.frames[-1].changes:
+            if change.receiver == receiver and (written is None or change.field in written):
+                change.saved = True
+
+    def _report(self, change: _Change) -> None:
+        operator = change.rewrite[0] if change.rewrite is not None else "-"
+        message = self.message.format(target=f"{change.receiver}.{change.field}", field=change.field, op=operator)
+        self.report(change.node, message, self._fix(change))
+
+    def _fix(self, change: _Change) -> Fix | None:
+        if change.rewrite is None or change.read_after or change.statement is None:
+            return None
+        imports = self.context.imports
+        reference = imports.local_reference(_F)
+        requests: tuple[ImportRequest, ...] = ()
+        if reference is None:
+            if "F" in imports.names:
+                return None
+            reference, requests = "F", (ImportRequest("django.db.models", "F"),)
+        operator, amount = change.rewrite
+        expression = cst.BinaryOperation(
+            left=cst.Call(
+                func=cst.parse_expression(reference),
+                args=[cst.Arg(cst.SimpleString(f'"{change.field}"'))],
+            ),
+            operator=cst.Add() if operator == "+" else cst.Subtract(),
+            right=_parenthesised(amount),
+        )
+        assign = cst.Assign(
+            targets=[cst.AssignTarget(cst.parse_expression(f"{change.receiver}.{change.field}"))],
+            value=expression,
+        )
+        replacement = change.statement.with_changes(body=[assign])
+        return Fix(f'Update `{change.field}` with `F("{change.field}")`', Safety.UNSAFE, change.statement, replacement, requests)
+
+
+def _self_arithmetic(
+    value: libcst.BaseExpression, target: libcst.Attribute
+) -> tuple[str, libcst.BaseExpression] | None:
+    """``obj.f - n`` / ``obj.f + n`` / ``n + obj.f`` for target ``obj.f``: (operator, n)."""
+    if not isinstance(value, cst.BinaryOperation):
+        return None
+    operator = {cst.Add: "+", cst.Subtract: "-"}.get(type(value.operator))
+    if operator is None:
+        return None
+    if value.left.deep_equals(target):
+        return operator, value.right
+    if operator == "+" and value.right.deep_equals(target):
+        return operator, value.left
+    return None
+
+
+def _parenthesised(node: libcst.BaseExpression) -> libcst.BaseExpression:
+    """``F("f") - (a - b)``: an operation on the right keeps its meaning."""
+    if isinstance(node, (cst.BinaryOperation, cst.BooleanOperation, cst.IfExp, cst.Lambda)) and not node.lpar:
+        return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return node
+
+
+def _walk(node: libcst.CSTNode) -> list[libcst.CSTNode]:
+    found: list[libcst.CSTNode] = [node]
+    for child in node.children:
+        found += _walk(child)
+    return found
+
+
+def _chain(node: libcst.BaseExpression) -> list[str]:
+    """The method names of a call chain, outermost first."""
+    names: list[str] = []
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        names.append(node.func.attr.value)
+        node = node.func.value
+    return names
+
+
+def _locked(node: libcst.BaseExpression) -> bool:
+    return "select_for_update" in _chain(node)
+
+
+def _queryset(node: libcst.BaseExpression) -> bool:
+    """``Model.objects...`` / ``qs.filter(...)`` / ``obj.related.all()``: something a row comes from."""
+    if isinstance(node, cst.Attribute) and node.attr.value == "objects":
+        return True
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        if node.func.attr.value in CHAINABLE:
+            return True
+    return False
+
+
+def _pair(node: libcst.BaseExpression) -> bool:
+    if isinstance(node, cst.Await):
+        node = node.expression
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _PAIRS
+
