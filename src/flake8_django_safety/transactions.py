@@ -70,6 +70,7 @@ class LockTracker(Rule, register=False):
         #: Per class being visited: whether the whole class runs atomically, and is a view.
         self.classes: list[tuple[bool, bool]] = []
         self._factories: frozenset[str] | None = None
+        self._covered_by_callers: frozenset[str] | None = None
         self._atomic_requests: bool | None = None
 
     @classmethod
@@ -85,6 +86,19 @@ class LockTracker(Rule, register=False):
 
     def _is_atomic(self, node: libcst.BaseExpression) -> bool:
         return self._qualified(node) == ATOMIC
+
+    def _opens_atomic(self, node: libcst.BaseExpression) -> bool:
+        """``with atomic():`` or a project context manager that opens one."""
+        if self._is_atomic(node):
+            return True
+        project = self.context.project
+        if project is None or not isinstance(node, cst.Call):
+            return False
+        qualified = self._qualified(node)
+        if qualified is None and isinstance(node.func, cst.Name) and self.context.module_name:
+            qualified = f"{self.context.module_name}.{node.func.value}"
+        qualified = None if qualified is None else self.context.absolute_name(qualified)
+        return qualified is not None and project.opens_atomic(qualified)
 
     def visit_ClassDef(self, node: libcst.ClassDef) -> None:
         atomic = any(self._method_decorator_atomic(d.decorator) for d in node.decorators)
@@ -123,6 +137,8 @@ class LockTracker(Rule, register=False):
         in_class = bool(self.classes) and self.frames[-1].node is None
         if in_class and self.classes[-1][0]:
             return True  # method_decorator(atomic, name="dispatch") on the view
+        if node.name.value in self.covered_by_callers:
+            return True
         if any(self._qualified(d) == NON_ATOMIC for d in decorators):
             return False
         return self._is_view(node, decorators, in_class) and self.atomic_requests
@@ -149,11 +165,11 @@ class LockTracker(Rule, register=False):
         return self._atomic_requests
 
     def visit_With(self, node: libcst.With) -> None:
-        if any(self._is_atomic(item.item) for item in node.items):
+        if any(self._opens_atomic(item.item) for item in node.items):
             self.frames[-1].depth += 1
 
     def leave_With(self, original_node: libcst.With) -> None:
-        if any(self._is_atomic(item.item) for item in original_node.items):
+        if any(self._opens_atomic(item.item) for item in original_node.items):
             self.frames[-1].depth -= 1
 
     # -- locking querysets -----------------------------------------------------
@@ -164,6 +180,15 @@ class LockTracker(Rule, register=False):
         if self._factories is None:
             self._factories = _factories(self.context.source or self.context.module.code)
         return self._factories
+
+    @property
+    def covered_by_callers(self) -> frozenset[str]:
+        """Functions of this module that run in a transaction by construction:
+        they assert ``connection.in_atomic_block``, or every call of them in this
+        module (``helper()`` / ``self.helper()``) is itself covered."""
+        if self._covered_by_callers is None:
+            self._covered_by_callers = _covered_by_callers(self.context.source or self.context.module.code)
+        return self._covered_by_callers
 
     def built_at(self, node: libcst.BaseExpression) -> int | None:
         """The block depth a locking queryset was built at, or None when ``node``
@@ -265,3 +290,81 @@ def _locks(node: ast.expr) -> bool:
             return False
         node = node.func.value
     return False
+
+
+def _covered_by_callers(source: str) -> frozenset[str]:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+    functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            functions.setdefault(node.name, []).append(node)
+    # Each call of a module function: the function it is in, and whether an
+    # ``atomic()`` block encloses it there.
+    sites: dict[str, list[tuple[str | None, bool]]] = {name: [] for name in functions}
+    covered: set[str] = set()
+    for name, defs in functions.items():
+        if all(_decorated_atomic(d) or _asserts_atomic(d) for d in defs):
+            covered.add(name)
+    _collect_sites(tree, None, False, sites)
+    changed = True
+    while changed:
+        changed = False
+        for name, calls in sites.items():
+            if name in covered or not calls:
+                continue
+            if all(in_block or (caller is not None and caller in covered) for caller, in_block in calls):
+                covered.add(name)
+                changed = True
+    return frozenset(covered)
+
+
+def _collect_sites(
+    node: ast.AST, function: str | None, in_block: bool, sites: dict[str, list[tuple[str | None, bool]]]
+) -> None:
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            _collect_sites(child, child.name, False, sites)  # a nested function does not inherit the block
+            continue
+        block = in_block
+        if isinstance(child, ast.With) and any(_atomic_call(item.context_expr) for item in child.items):
+            block = True
+        if isinstance(child, ast.Call):
+            func = child.func
+            name = None
+            if isinstance(func, ast.Name):
+                name = func.id
+            elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in ("self", "cls"):
+                name = func.attr
+            if name in sites:
+                sites[name].append((function, block))
+        _collect_sites(child, function, block, sites)
+
+
+def _dotted(node: ast.expr) -> str:
+    if isinstance(node, ast.Call):
+        node = node.func
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.insert(0, node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.insert(0, node.id)
+    return ".".join(parts)
+
+
+def _atomic_call(node: ast.expr) -> bool:
+    return isinstance(node, ast.Call) and _dotted(node).rpartition(".")[2] == "atomic"
+
+
+def _decorated_atomic(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    return any(_dotted(d).rpartition(".")[2] == "atomic" for d in function.decorator_list)
+
+
+def _asserts_atomic(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """``assert connection.in_atomic_block`` (or an ``if not ...: raise``)."""
+    return any(
+        isinstance(node, ast.Attribute) and node.attr == "in_atomic_block" for node in ast.walk(function)
+    )

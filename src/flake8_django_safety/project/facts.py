@@ -87,6 +87,8 @@ class ModuleFacts:
     rollback_contexts: frozenset[str] = frozenset()
     #: Modules this one does ``from <module> import *`` from, absolute.
     star_imports: tuple[str, ...] = ()
+    #: Context managers defined here that open ``atomic()`` around their block.
+    atomic_contexts: frozenset[str] = frozenset()
     #: A settings module's ``DATABASES["default"]["ATOMIC_REQUESTS"]``, when it sets it.
     atomic_requests: bool | None = None
 
@@ -147,6 +149,11 @@ def module_facts(name: str, source: str | bytes, *, is_package: bool = False) ->
         rollback_contexts=rollback,
         star_imports=tuple(stars),
         atomic_requests=_atomic_requests(tree.body),
+        atomic_contexts=frozenset(
+            node.name
+            for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _opens_atomic(node)
+        ),
     )
     statements = list(_module_level(tree.body))
     local = {node.name for node in statements if isinstance(node, ast.ClassDef)}
@@ -206,6 +213,25 @@ def _subscript_path(node: ast.expr) -> list[str]:
         parts.insert(0, node.slice.value)
         node = node.value
     return [node.id, *parts] if isinstance(node, ast.Name) else []
+
+
+def _opens_atomic(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A ``@contextmanager`` that yields inside ``with atomic():`` (perhaps only
+    on one branch: ``conditional_atomic(condition)``), or a function returning
+    ``atomic(...)``."""
+    decorators = {(dotted_name(d) or "").rpartition(".")[2] for d in function.decorator_list}
+    for node in ast.walk(function):
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Call):
+            if (dotted_name(node.value.func) or "").endswith("atomic"):
+                return True
+        if decorators & {"contextmanager"} and isinstance(node, ast.With):
+            if any(
+                isinstance(item.context_expr, ast.Call)
+                and (dotted_name(item.context_expr.func) or "").endswith("atomic")
+                for item in node.items
+            ) and any(isinstance(inner, (ast.Yield, ast.YieldFrom)) for inner in ast.walk(node)):
+                return True
+    return False
 
 
 def _rolls_back(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

@@ -33,7 +33,7 @@ from flake8_django_safety.project.facts import (
 ROOT_MARKERS = ("manage.py", "pyproject.toml", "setup.cfg", "tox.ini", ".flake8", ".git")
 #: Django's model base, under the names code imports it by.
 MODEL_BASES = frozenset({"django.db.models.Model", "django.db.models.base.Model"})
-_CACHE_VERSION = "5"
+_CACHE_VERSION = "6"
 _SETTINGS_MODULE = re.compile(r"""DJANGO_SETTINGS_MODULE["']?\s*[,=:]\s*["']?([A-Za-z_][\w.]*)""")
 #: Model methods that are not "change these fields, then save" helpers.
 _NOT_MUTATORS = VALIDATION_HOOKS | {"save", "asave", "delete", "adelete", "full_clean", "refresh_from_db"}
@@ -206,6 +206,19 @@ class ProjectIndex:
                 return True
             module_name = module_name.rpartition(".")[0]
         return False
+
+    def opens_atomic(self, qualified: str, _depth: int = 0) -> bool:
+        """``qualified`` names a project context manager that runs its block in ``atomic()``."""
+        if _depth > _MAX_DEPTH or "." not in qualified:
+            return False
+        module_name, _, name = qualified.rpartition(".")
+        module = self.module(module_name)
+        if module is None:
+            return False
+        if name in module.atomic_contexts:
+            return True
+        target = module.imports.get(name)
+        return target is not None and target != qualified and self.opens_atomic(target, _depth + 1)
 
     def rolls_back(self, qualified: str, _depth: int = 0) -> bool:
         """``qualified`` names a project context manager that rolls back its block."""

@@ -73,8 +73,9 @@ class ReadModifyWriteRace(Rule):
     a time (a management command, a serialised task queue); silence those with
     `# noqa: DJS303`. Instances built in the same function (`Model(...)`) are
     left alone, and so are rows read with `select_for_update()`, updates that
-    are not arithmetic, and saves whose literal `update_fields` leave the
-    field out. Test modules are not linted.
+    are not arithmetic (string building with `+=` included), and saves whose
+    literal `update_fields` leave the field out. Test modules and migrations
+    are not linted.
 
     ## Example
     ```python
@@ -134,7 +135,8 @@ class ReadModifyWriteRace(Rule):
 
     @classmethod
     def applies_to_file(cls, filename: str, settings: Settings) -> bool:
-        return not settings.is_test_file(filename)
+        # Migrations run once, in one process: nothing races them.
+        return not settings.is_test_file(filename) and "migrations" not in filename.replace("\\", "/").split("/")
 
     @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
@@ -235,7 +237,7 @@ class ReadModifyWriteRace(Rule):
         rewrite: tuple[str, libcst.BaseExpression] | None,
     ) -> None:
         receiver = self._loaded_key(target.value)
-        if receiver is None:
+        if receiver is None or _builds_text(node):
             return
         own = {id(inner) for inner in _walk(node)}
         self.frames[-1].changes.append(
@@ -307,6 +309,13 @@ def _self_arithmetic(
     if operator == "+" and value.right.deep_equals(target):
         return operator, value.left
     return None
+
+
+def _builds_text(node: libcst.CSTNode) -> bool:
+    """``obj.text += "\\n" + more``: string building, not a counter."""
+    return any(
+        isinstance(inner, (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)) for inner in _walk(node)
+    )
 
 
 def _parenthesised(node: libcst.BaseExpression) -> libcst.BaseExpression:
