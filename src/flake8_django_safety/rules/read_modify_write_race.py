@@ -312,10 +312,13 @@ def _self_arithmetic(
 
 
 def _builds_text(node: libcst.CSTNode) -> bool:
-    """``obj.text += "\\n" + more``: string building, not a counter."""
-    return any(
-        isinstance(inner, (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)) for inner in _walk(node)
-    )
+    """``obj.text += "\\n" + more``: string building, not a counter. Strings inside
+    calls and subscripts (``total += row["amount"]``) do not count."""
+    if isinstance(node, (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)):
+        return True
+    if isinstance(node, (cst.Call, cst.Subscript)):
+        return False
+    return any(_builds_text(child) for child in node.children)
 
 
 def _parenthesised(node: libcst.BaseExpression) -> libcst.BaseExpression:
