@@ -46,6 +46,10 @@ FLAGGED_SELECT_FOR_UPDATE = textwrap.dedent(
 
     def reserve(name):
         return list(Stock.objects.select_for_update().filter(name=name))
+
+
+    def reserve_view(request, name):
+        return reserve(name)
     """
 )
 

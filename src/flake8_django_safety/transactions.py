@@ -27,7 +27,7 @@ NON_ATOMIC = "django.db.transaction.non_atomic_requests"
 CHAINABLE = frozenset(
     {"all", "filter", "exclude", "order_by", "select_related", "prefetch_related", "only",
      "defer", "distinct", "annotate", "using", "select_for_update", "reverse", "alias",
-     "extra", "none", "union", "intersection", "difference"}
+     "extra", "none", "union", "intersection", "difference", "values", "values_list"}
 )  # fmt: skip
 #: Queryset methods that run the query.
 EVALUATING = frozenset(
@@ -53,6 +53,9 @@ class Frame:
 
     #: The function runs in a transaction from start to end.
     covered: bool
+    #: Known to run outside one: an entry point (view, task, command, signal
+    #: receiver), module level, or called from such code in this module.
+    exposed: bool = True
     node: libcst.FunctionDef | None = None
     #: ``with atomic():`` blocks open at this point of the function.
     depth: int = 0
@@ -70,7 +73,7 @@ class LockTracker(Rule, register=False):
         #: Per class being visited: whether the whole class runs atomically, and is a view.
         self.classes: list[tuple[bool, bool]] = []
         self._factories: frozenset[str] | None = None
-        self._covered_by_callers: frozenset[str] | None = None
+        self._call_graph: tuple[frozenset[str], frozenset[str]] | None = None
         self._atomic_requests: bool | None = None
 
     @classmethod
@@ -125,7 +128,10 @@ class LockTracker(Rule, register=False):
         return False
 
     def visit_FunctionDef(self, node: libcst.FunctionDef) -> None:
-        self.frames.append(Frame(covered=self._function_covered(node), node=node))
+        parent = self.frames[-1]
+        # A nested function runs when its parent lets it: exposed if the parent is.
+        exposed = node.name.value in self.call_graph[1] or (parent.node is not None and parent.exposed)
+        self.frames.append(Frame(covered=self._function_covered(node), node=node, exposed=exposed))
 
     def leave_FunctionDef(self, original_node: libcst.FunctionDef) -> None:
         self.frames.pop()
@@ -137,7 +143,7 @@ class LockTracker(Rule, register=False):
         in_class = bool(self.classes) and self.frames[-1].node is None
         if in_class and self.classes[-1][0]:
             return True  # method_decorator(atomic, name="dispatch") on the view
-        if node.name.value in self.covered_by_callers:
+        if node.name.value in self.call_graph[0]:
             return True
         if any(self._qualified(d) == NON_ATOMIC for d in decorators):
             return False
@@ -182,13 +188,11 @@ class LockTracker(Rule, register=False):
         return self._factories
 
     @property
-    def covered_by_callers(self) -> frozenset[str]:
-        """Functions of this module that run in a transaction by construction:
-        they assert ``connection.in_atomic_block``, or every call of them in this
-        module (``helper()`` / ``self.helper()``) is itself covered."""
-        if self._covered_by_callers is None:
-            self._covered_by_callers = _covered_by_callers(self.context.source or self.context.module.code)
-        return self._covered_by_callers
+    def call_graph(self) -> tuple[frozenset[str], frozenset[str]]:
+        """(covered, exposed) functions of this module, by name: see ``_call_graph``."""
+        if self._call_graph is None:
+            self._call_graph = _call_graph(self.context.source or self.context.module.code, self.atomic_requests)
+        return self._call_graph
 
     def built_at(self, node: libcst.BaseExpression) -> int | None:
         """The block depth a locking queryset was built at, or None when ``node``
@@ -292,33 +296,86 @@ def _locks(node: ast.expr) -> bool:
     return False
 
 
-def _covered_by_callers(source: str) -> frozenset[str]:
+#: Decorators that make a function an entry point: tasks, signal receivers, DRF views.
+ENTRY_DECORATORS = frozenset({"task", "shared_task", "periodic_task", "receiver", "actor", "job", "api_view", "action"})
+
+
+def _call_graph(source: str, atomic_requests: bool = False) -> tuple[frozenset[str], frozenset[str]]:
+    """Which functions of this module run in a transaction, and which are known
+    to run outside one.
+
+    Covered: decorated with ``atomic``, checking ``in_atomic_block``, or every
+    call of them in this module (``helper()`` / ``self.helper()``) is covered.
+    Exposed: entry points (a view's ``request`` parameter, a handler method of a
+    class-based view, a management command's ``handle``, a task or signal
+    receiver), or called outside a block from module level or from exposed
+    code. A function that is neither is called from elsewhere, in a context
+    this file does not show: the rules stay silent there. Under
+    ``ATOMIC_REQUESTS`` views are covered (unless ``non_atomic_requests``).
+    """
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return frozenset()
+        return frozenset(), frozenset()
     functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             functions.setdefault(node.name, []).append(node)
-    # Each call of a module function: the function it is in, and whether an
-    # ``atomic()`` block encloses it there.
     sites: dict[str, list[tuple[str | None, bool]]] = {name: [] for name in functions}
-    covered: set[str] = set()
-    for name, defs in functions.items():
-        if all(_decorated_atomic(d) or _asserts_atomic(d) for d in defs):
-            covered.add(name)
+    covered = {
+        name for name, defs in functions.items() if all(_decorated_atomic(d) or _asserts_atomic(d) for d in defs)
+    }
+    entries, views = _entry_points(tree)
+    if atomic_requests:
+        covered |= {
+            name for name in views
+            if not any(_dotted(d).endswith("non_atomic_requests") for d in functions[name][0].decorator_list)
+        }  # fmt: skip
+    exposed = entries - covered
     _collect_sites(tree, None, False, sites)
     changed = True
     while changed:
         changed = False
         for name, calls in sites.items():
-            if name in covered or not calls:
-                continue
-            if all(in_block or (caller is not None and caller in covered) for caller, in_block in calls):
+            if name not in covered and calls and all(
+                in_block or (caller is not None and caller in covered) for caller, in_block in calls
+            ):
                 covered.add(name)
+                exposed.discard(name)
                 changed = True
-    return frozenset(covered)
+            if name not in covered and name not in exposed and any(
+                not in_block and (caller is None or caller in exposed) for caller, in_block in calls
+            ):
+                exposed.add(name)
+                changed = True
+    return frozenset(covered), frozenset(exposed)
+
+
+def _entry_points(tree: ast.Module) -> tuple[set[str], set[str]]:
+    """(entry points, the views among them) by name."""
+    found: set[str] = set()
+    views: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            bases = [_dotted(base).rpartition(".")[2] for base in node.bases]
+            view = any(base.endswith(("View", "ViewSet", "APIView", "ViewMixin")) for base in bases)
+            command = node.name == "Command" or any(base.endswith("BaseCommand") for base in bases)
+            for item in node.body:
+                if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    continue
+                if view and (item.name in HANDLERS or item.name.startswith("perform_")):
+                    found.add(item.name)
+                    views.add(item.name)
+                elif command and item.name == "handle":
+                    found.add(item.name)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            params = [arg.arg for arg in (*node.args.posonlyargs, *node.args.args)]
+            if params[:1] == ["request"] or params[1:2] == ["request"]:
+                found.add(node.name)
+                views.add(node.name)
+            if any(_dotted(d).rpartition(".")[2] in ENTRY_DECORATORS for d in node.decorator_list):
+                found.add(node.name)
+    return found, views
 
 
 def _collect_sites(

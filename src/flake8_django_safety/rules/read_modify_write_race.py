@@ -23,7 +23,12 @@ _READS = frozenset(
 _PAIRS = frozenset({"get_or_create", "update_or_create", "aget_or_create", "aupdate_or_create"})
 _SAVES = frozenset({"save", "asave"})
 _ARITHMETIC = ("+", "-")
-_SELF_UPDATE = re.compile(r"([A-Za-z_][\w.]*)\s*=\s*(?:max\(|min\()?\s*\1\s*[-+]")
+#: ``obj.f += ...`` / ``obj.f -= ...`` / ``obj.f = obj.f - ...`` / ``obj.f = max(obj.f - ...``: group 1 is ``obj``.
+_SELF_UPDATE = re.compile(
+    r"^[ \t]*([A-Za-z_][\w.]*)\.(\w+)[ \t]*(?:[-+]=|=[ \t]*(?:max\(|min\()?[ \t]*\1\.\2[ \t]*[-+])",
+    re.MULTILINE,
+)
+_SAVED = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*)\.a?save\(")
 
 
 @dataclass
@@ -140,10 +145,12 @@ class ReadModifyWriteRace(Rule):
 
     @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
+        # A receiver that is both updated from its own value and saved.
         source = text.text
         if "save(" not in source:
             return False
-        return "+=" in source or "-=" in source or _SELF_UPDATE.search(source) is not None
+        saved = set(_SAVED.findall(source))
+        return any(match.group(1) in saved for match in _SELF_UPDATE.finditer(source))
 
     # -- what was read from the database -----------------------------------------
 

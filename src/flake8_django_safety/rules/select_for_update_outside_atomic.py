@@ -27,10 +27,17 @@ class SelectForUpdateOutsideAtomic(LockTracker):
     concurrent updates either crashes or (behind a broad `except`) locks nothing.
 
     ## Known problems
-    Coverage is lexical. A function that is only ever called from inside an
-    atomic block of another module is reported all the same: decorate it, or
-    say so with `# noqa: DJS301`. A function nested inside a block does not
-    inherit it (it may run after the block has ended). A queryset returned or
+    Reported only where the code is known to run outside a transaction: in an
+    entry point (a view, a handler method of a class-based view, a management
+    command's `handle()`, a task, a signal receiver), at module level, or in a
+    function that such code in the same module calls outside an atomic block.
+    A helper whose callers live in other modules is left alone: they usually
+    hold the transaction (precision first; on real projects every such helper
+    was called inside one). A function whose every call in its module is
+    covered, or that checks `connection.in_atomic_block`, counts as covered, and
+    so does the block of a project context manager that opens `atomic()`. A
+    function nested inside a block does not inherit it (it may run after the
+    block has ended). A queryset returned or
     yielded unevaluated is not reported where it is built: its caller decides.
     Views count as atomic under `ATOMIC_REQUESTS` when they are functions whose
     first parameter is `request`, or handler methods (`get`, `post`, ...,
@@ -47,9 +54,9 @@ class SelectForUpdateOutsideAtomic(LockTracker):
     from myapp.models import Account
 
 
-    def withdraw(pk, amount):
+    def withdraw(request, pk):
         account = Account.objects.select_for_update().get(pk=pk)
-        account.balance -= amount
+        account.balance -= int(request.POST["amount"])
         account.save()
     ```
 
@@ -61,9 +68,9 @@ class SelectForUpdateOutsideAtomic(LockTracker):
 
 
     @transaction.atomic
-    def withdraw(pk, amount):
+    def withdraw(request, pk):
         account = Account.objects.select_for_update().get(pk=pk)
-        account.balance -= amount
+        account.balance -= int(request.POST["amount"])
         account.save()
     ```
 
@@ -96,7 +103,7 @@ class SelectForUpdateOutsideAtomic(LockTracker):
     options = ("atomic_requests",)
 
     def evaluated_outside(self, node: cst.CSTNode, frame: Frame, *, after_block: bool) -> None:
-        if not after_block:
+        if not after_block and frame.exposed:
             self.report(node, self.message, self._fix(frame))
 
     def _fix(self, frame: Frame) -> Fix | None:
