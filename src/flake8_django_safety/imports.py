@@ -11,7 +11,7 @@ are seen in source order, which is the order Python binds them in.
 from __future__ import annotations
 
 from flake8_django_safety._lazy import cst
-from flake8_django_safety.rule import Visitor
+from flake8_django_safety.rule import ImportRequest, Visitor
 
 
 class ImportTracker(Visitor):
@@ -69,3 +69,15 @@ class ImportTracker(Visitor):
             if target == module:
                 return f"{local}.{obj}"
         return None
+
+    def reference_for_fix(self, qualified: str, module: str, name: str) -> tuple[str, tuple[ImportRequest, ...]] | None:
+        """How fixed code reaches ``qualified``: through an existing import, or as
+        ``name...`` after ``from module import name`` (the import to request).
+        None when ``name`` is already bound to something else."""
+        local = self.local_reference(qualified)
+        if local is not None:
+            return local, ()
+        if name in self.names:
+            return None
+        rest = qualified.removeprefix(f"{module}.{name}")
+        return f"{name}{rest}", (ImportRequest(module, name),)

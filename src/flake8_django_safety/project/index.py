@@ -207,31 +207,27 @@ class ProjectIndex:
             module_name = module_name.rpartition(".")[0]
         return False
 
-    def opens_atomic(self, qualified: str, _depth: int = 0) -> bool:
+    def opens_atomic(self, qualified: str) -> bool:
         """``qualified`` names a project context manager that runs its block in ``atomic()``."""
-        if _depth > _MAX_DEPTH or "." not in qualified:
-            return False
-        module_name, _, name = qualified.rpartition(".")
-        module = self.module(module_name)
-        if module is None:
-            return False
-        if name in module.atomic_contexts:
-            return True
-        target = module.imports.get(name)
-        return target is not None and target != qualified and self.opens_atomic(target, _depth + 1)
+        return self._defined_in(qualified, "atomic_contexts")
 
-    def rolls_back(self, qualified: str, _depth: int = 0) -> bool:
+    def rolls_back(self, qualified: str) -> bool:
         """``qualified`` names a project context manager that rolls back its block."""
-        if _depth > _MAX_DEPTH or "." not in qualified:
+        return self._defined_in(qualified, "rollback_contexts")
+
+    def _defined_in(self, qualified: str, kind: str, depth: int = 0) -> bool:
+        """The function ``qualified`` names (through re-exports) is among its
+        module's ``kind`` (a ModuleFacts set of function names)."""
+        if depth > _MAX_DEPTH or "." not in qualified:
             return False
         module_name, _, name = qualified.rpartition(".")
         module = self.module(module_name)
         if module is None:
             return False
-        if name in module.rollback_contexts:
+        if name in getattr(module, kind):
             return True
         target = module.imports.get(name)
-        return target is not None and target != qualified and self.rolls_back(target, _depth + 1)
+        return target is not None and target != qualified and self._defined_in(target, kind, depth + 1)
 
     # -- settings ---------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
 from flake8_django_safety.orm import field_names_argument
-from flake8_django_safety.rule import FileContext, Fix, ImportRequest, Rule, Safety
+from flake8_django_safety.rule import FileContext, Fix, Rule, Safety
 from flake8_django_safety.transactions import CHAINABLE
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ class _Frame:
     #: Receivers read from the database without a lock (locals, parameters).
     loaded: set[str] = field(default_factory=set)
     changes: list[_Change] = field(default_factory=list)
+    #: ``obj.f`` set to a value of this function's own: a later ``obj.f += n`` is not stale.
+    assigned: set[str] = field(default_factory=set)
 
 
 class ReadModifyWriteRace(Rule):
@@ -78,7 +80,8 @@ class ReadModifyWriteRace(Rule):
     a time (a management command, a serialised task queue); silence those with
     `# noqa: DJS303`. Instances built in the same function (`Model(...)`) are
     left alone, and so are rows read with `select_for_update()`, updates that
-    are not arithmetic (string building with `+=` included), and saves whose
+    are not arithmetic (string building with `+=` included), fields the
+    function itself set earlier (`obj.f = 0` ... `obj.f += n`), and saves whose
     literal `update_fields` leave the field out. Test modules and migrations
     are not linted.
 
@@ -236,6 +239,10 @@ class ReadModifyWriteRace(Rule):
         rewrite = _self_arithmetic(value, target)
         if rewrite is not None:
             self._changed(node, target, rewrite)
+        else:
+            name = cst.helpers.get_full_name_for_node(target)
+            if name is not None:
+                self.frames[-1].assigned.add(name)
 
     def _changed(
         self,
@@ -244,7 +251,7 @@ class ReadModifyWriteRace(Rule):
         rewrite: tuple[str, libcst.BaseExpression] | None,
     ) -> None:
         receiver = self._loaded_key(target.value)
-        if receiver is None or _builds_text(node):
+        if receiver is None or _builds_text(node) or f"{receiver}.{target.attr.value}" in self.frames[-1].assigned:
             return
         own = {id(inner) for inner in _walk(node)}
         self.frames[-1].changes.append(
@@ -278,13 +285,10 @@ class ReadModifyWriteRace(Rule):
     def _fix(self, change: _Change) -> Fix | None:
         if change.rewrite is None or change.read_after or change.statement is None:
             return None
-        imports = self.context.imports
-        reference = imports.local_reference(_F)
-        requests: tuple[ImportRequest, ...] = ()
-        if reference is None:
-            if "F" in imports.names:
-                return None
-            reference, requests = "F", (ImportRequest("django.db.models", "F"),)
+        found = self.context.imports.reference_for_fix(_F, "django.db.models", "F")
+        if found is None:
+            return None
+        reference, requests = found
         operator, amount = change.rewrite
         expression = cst.BinaryOperation(
             left=cst.Call(

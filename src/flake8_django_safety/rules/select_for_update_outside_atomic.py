@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flake8_django_safety._lazy import cst
-from flake8_django_safety.rule import Fix, ImportRequest, Safety
+from flake8_django_safety.rule import Fix, Safety
 from flake8_django_safety.transactions import ATOMIC, Frame, LockTracker
 
 
@@ -110,14 +110,10 @@ class SelectForUpdateOutsideAtomic(LockTracker):
         function = frame.node
         if function is None or function.asynchronous is not None:
             return None
-        imports = self.context.imports
-        reference = imports.local_reference(ATOMIC)
-        requests: tuple[ImportRequest, ...] = ()
-        if reference is None:
-            if "transaction" in imports.names:
-                return None  # the name is bound to something else
-            reference = "transaction.atomic"
-            requests = (ImportRequest("django.db", "transaction"),)
+        found = self.context.imports.reference_for_fix(ATOMIC, "django.db", "transaction")
+        if found is None:
+            return None  # ``transaction`` is bound to something else
+        reference, requests = found
         decorator = cst.Decorator(decorator=cst.parse_expression(reference))
         replacement = function.with_changes(decorators=[*function.decorators, decorator])
         return Fix("Decorate the function with `@transaction.atomic`", Safety.UNSAFE, function, replacement, requests)

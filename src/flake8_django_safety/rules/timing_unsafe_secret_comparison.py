@@ -3,7 +3,7 @@ from __future__ import annotations
 from flake8_django_safety._lazy import cst
 
 from flake8_django_safety.prefilter import SourceText, secret_on_lines
-from flake8_django_safety.rule import FileContext, Finding, Fix, ImportRequest, Safety
+from flake8_django_safety.rule import FileContext, Finding, Fix, Safety
 from flake8_django_safety.secretlike import (
     SecretLike,
     SecretRule,
@@ -322,11 +322,12 @@ class TimingUnsafeSecretComparison(SecretRule):
         target = node.comparisons[0]
         if _has_comment(target.operator):
             return None
-        reference = self.context.imports.local_reference(_CONSTANT_TIME_COMPARE)
-        imports: tuple[ImportRequest, ...] = ()
-        if reference is None:
-            reference = "constant_time_compare"
-            imports = (ImportRequest("django.utils.crypto", "constant_time_compare"),)
+        found = self.context.imports.reference_for_fix(
+            _CONSTANT_TIME_COMPARE, "django.utils.crypto", "constant_time_compare"
+        )
+        if found is None:
+            return None
+        reference, imports = found
         call = cst.Call(
             func=cst.parse_expression(reference),
             args=[
