@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from select_ratio import cpu  # benchmarks/ is on sys.path when run as a script
 
 CONFIGS = {"off": "E,F,W,DJS1", "on": "E,F,W,DJS1,DJS2"}
 
@@ -45,19 +45,6 @@ def build_index(root: Path, cache_dir: Path) -> tuple[int, float]:
         if name is not None and index.module(name) is not None:
             count += 1
     return count, time.process_time() - start
-
-
-def flake8_cpu(flake8: str, select: str, target: Path, env: dict[str, str]) -> float:
-    """CPU seconds (user + sys) of one flake8 process tree."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(
-        [flake8, "--isolated", "--exit-zero", f"--select={select}", str(target)],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        env=env,
-    )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,12 +72,12 @@ def main(argv: list[str] | None = None) -> int:
         for relative in args.files:
             target = root / relative
             for select in CONFIGS.values():  # warm-up: bytecode and index cache
-                flake8_cpu(args.flake8, select, target, env)
+                cpu(args.flake8, select, str(target), env)
             times: dict[str, list[float]] = {key: [] for key in CONFIGS}
             for run in range(args.runs):
                 order = list(CONFIGS.items()) if run % 2 == 0 else list(reversed(CONFIGS.items()))
                 for key, select in order:
-                    times[key].append(flake8_cpu(args.flake8, select, target, env))
+                    times[key].append(cpu(args.flake8, select, str(target), env))
             off, on = (statistics.median(times[key]) for key in CONFIGS)
             lines = sum(1 for _ in target.open("rb"))
             print(f"| `{relative}` | {lines} | {off:.3f} s | {on:.3f} s | {on / off:.2f}x |")

@@ -17,12 +17,14 @@ import sys
 from pathlib import Path
 
 
-def cpu(flake8: str, select: str, target: str) -> float:
+def cpu(flake8: str, select: str, target: str, env: dict[str, str] | None = None) -> float:
+    """CPU seconds (user + sys) of one ``flake8 --select=select target`` process tree."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(
         [flake8, "--isolated", "--jobs=1", "--exit-zero", f"--select={select}", target],
         stdout=subprocess.DEVNULL,
         check=True,
+        env=env,
     )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
