@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
@@ -17,11 +19,19 @@ if TYPE_CHECKING:
     from flake8_django_safety.project import ClassRef, ModuleFacts, ProjectIndex
     from flake8_django_safety.rule import FileContext
 
-#: Queryset methods that return a queryset of the same model.
-_CHAINABLE = frozenset(
+#: Queryset methods that return a queryset of instances of the same model.
+QUERYSET_METHODS = frozenset(
     {"all", "filter", "exclude", "using", "order_by", "select_related", "prefetch_related",
-     "only", "defer", "distinct", "annotate", "select_for_update", "none"}
+     "only", "defer", "distinct", "annotate", "alias", "extra", "reverse", "select_for_update",
+     "none", "union", "intersection", "difference"}
 )  # fmt: skip
+#: Queryset methods that return one row read from the database.
+ROW_READS = frozenset(
+    {"get", "first", "last", "latest", "earliest", "aget", "afirst", "alast", "alatest", "aearliest"}
+)  # fmt: skip
+#: Methods that return ``(instance, created)``.
+PAIR_READS = frozenset({"get_or_create", "update_or_create", "aget_or_create", "aupdate_or_create"})
+SAVES = frozenset({"save", "asave"})
 
 
 def model_of_queryset(
@@ -36,7 +46,7 @@ def model_of_queryset(
     while (
         isinstance(receiver, cst.Call)
         and isinstance(receiver.func, cst.Attribute)
-        and receiver.func.attr.value in _CHAINABLE
+        and receiver.func.attr.value in QUERYSET_METHODS
     ):
         if receiver.func.attr.value == "using" and len(receiver.args) == 1:
             using = receiver.args[0]
@@ -46,21 +56,33 @@ def model_of_queryset(
     return receiver.value, using
 
 
+def qualified_name(context: FileContext, node: libcst.BaseExpression) -> str | None:
+    """The absolute dotted name ``node`` stands for in this file: through its
+    imports, or as a name of this module (a class, a function, a ``get_model()``
+    alias: the index resolves what it is)."""
+    qualified = context.imports.qualify(node)
+    if qualified is not None:
+        return context.absolute_name(qualified)
+    if isinstance(node, cst.Name) and context.module_name:
+        return f"{context.module_name}.{node.value}"
+    return None
+
+
+def call_chain(node: libcst.BaseExpression) -> list[str]:
+    """The method names of a call chain, outermost first:
+    ``Order.objects.filter(...).select_for_update().get()`` -> get, select_for_update, filter."""
+    names: list[str] = []
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        names.append(node.func.attr.value)
+        node = node.func.value
+    return names
+
+
 def resolve_class(context: FileContext, node: libcst.BaseExpression) -> ClassRef | None:
     """The project class a name in this file stands for (imported or defined here)."""
     project = context.project
-    if project is None:
-        return None
-    qualified = context.imports.qualify(node)
-    if qualified is not None:
-        qualified = context.absolute_name(qualified)
-    elif isinstance(node, cst.Name) and context.module_name:
-        local = project.module(context.module_name)
-        if local is not None and node.value in local.classes:
-            qualified = f"{context.module_name}.{node.value}"
-        elif local is not None and node.value in local.model_aliases:
-            qualified = local.model_aliases[node.value]  # ``Product = get_model("catalogue", "Product")``
-    return None if qualified is None else project.resolve_class(qualified)
+    qualified = None if project is None else qualified_name(context, node)
+    return None if project is None or qualified is None else project.resolve_class(qualified)
 
 
 def field_names_argument(call: libcst.Call, keyword: str, position: int | None = None) -> frozenset[str] | None:
@@ -185,6 +207,9 @@ def describe_hooks(hooks: list[str], limit: int = 3) -> str:
     return ", ".join(f"`{hook}`" if hook.endswith(")") else hook for hook in hooks[:limit])
 
 
+_WITH_CALL = re.compile(r"\bwith\s+([A-Za-z_][\w.]*)\s*\(")
+
+
 class RolledBack:
     """Where a write is thrown away: inside ``with rolledback():`` (a project
     context manager that rolls back its block), or in a function of this module
@@ -216,13 +241,8 @@ class RolledBack:
 
     def _is_rollback(self, expression: libcst.BaseExpression) -> bool:
         project = self.context.project
-        if project is None or not isinstance(expression, cst.Call):
-            return False
-        qualified = self.context.imports.qualify(expression.func)
-        if qualified is None and isinstance(expression.func, cst.Name) and self.context.module_name:
-            qualified = f"{self.context.module_name}.{expression.func.value}"
-        qualified = None if qualified is None else self.context.absolute_name(qualified)
-        return qualified is not None and project.rolls_back(qualified)
+        qualified = qualified_name(self.context, expression.func) if isinstance(expression, cst.Call) else None
+        return project is not None and qualified is not None and project.rolls_back(qualified)
 
     @property
     def functions(self) -> frozenset[str]:
@@ -238,8 +258,10 @@ class RolledBack:
         facts = None if project is None or name is None else project.module(name)
         if project is None or facts is None:
             return False
-        return bool(facts.rollback_contexts) or any(
-            project.rolls_back(target) for target in facts.imports.values() if "." in target
+        # Only names a ``with`` statement calls can open a block.
+        used = {head.split(".", 1)[0] for head in _WITH_CALL.findall(self.context.source or self.context.module.code)}
+        return bool(facts.rollback_contexts & used) or any(
+            project.rolls_back(target) for local, target in facts.imports.items() if local in used and "." in target
         )
 
     def _only_rolled_back(self) -> frozenset[str]:

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 SEGMENT = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
+_SAVED = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*)\.a?save\(")
+
+
 class SourceText:
     """The text of one file with the derived views prefilters need."""
 
@@ -27,6 +30,13 @@ class SourceText:
         self.filename = filename
         #: Answers several rules' prefilters share (e.g. the validated models it names).
         self.memo: dict[str, Any] = {}
+
+    @cached_property
+    def saved_receivers(self) -> frozenset[str]:
+        """What ``x.save(`` / ``a.b.asave(`` is called on, as written (``x``, ``a.b``)."""
+        if "save(" not in self.text:
+            return frozenset()
+        return frozenset(_SAVED.findall(self.text))
 
     @cached_property
     def lower(self) -> str:

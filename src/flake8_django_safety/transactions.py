@@ -15,20 +15,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
+from flake8_django_safety.project.facts import decorator_names, last_name, opens_atomic_block
+from flake8_django_safety.orm import QUERYSET_METHODS, qualified_name
 from flake8_django_safety.rule import FileContext, Rule
 
 if TYPE_CHECKING:
     import libcst
 
 ATOMIC = "django.db.transaction.atomic"
-NON_ATOMIC = "django.db.transaction.non_atomic_requests"
 
-#: Queryset methods that return a queryset (the lock travels along).
-CHAINABLE = frozenset(
-    {"all", "filter", "exclude", "order_by", "select_related", "prefetch_related", "only",
-     "defer", "distinct", "annotate", "using", "select_for_update", "reverse", "alias",
-     "extra", "none", "union", "intersection", "difference", "values", "values_list"}
-)  # fmt: skip
+#: Queryset methods that return a queryset (the lock travels along, also to dicts and tuples).
+CHAINABLE = QUERYSET_METHODS | {"values", "values_list"}
 #: Queryset methods that run the query.
 EVALUATING = frozenset(
     {"get", "first", "last", "latest", "earliest", "exists", "count", "in_bulk", "iterator",
@@ -42,9 +39,8 @@ HANDLERS = frozenset(
     {"get", "post", "put", "patch", "delete", "head", "options", "dispatch", "list", "create",
      "retrieve", "update", "partial_update", "destroy", "form_valid", "form_invalid"}
 )  # fmt: skip
-#: Base classes that make a class a view.
-VIEW_MODULES = ("django.views.", "rest_framework.views.", "rest_framework.viewsets.",
-                "rest_framework.generics.", "rest_framework.mixins.")  # fmt: skip
+#: Base class names that make a class a view (``ListView``, ``ModelViewSet``, ``GenericAPIView``...).
+VIEW_BASE_SUFFIXES = ("View", "ViewSet", "APIView", "ViewMixin")
 
 
 @dataclass
@@ -70,8 +66,8 @@ class LockTracker(Rule, register=False):
     def __init__(self, context: FileContext) -> None:
         super().__init__(context)
         self.frames: list[Frame] = [Frame(covered=False)]
-        #: Per class being visited: whether the whole class runs atomically, and is a view.
-        self.classes: list[tuple[bool, bool]] = []
+        #: Per class being visited: whether the whole class runs atomically.
+        self.classes: list[bool] = []
         self._factories: frozenset[str] | None = None
         self._call_graph: tuple[frozenset[str], frozenset[str]] | None = None
         self._atomic_requests: bool | None = None
@@ -95,17 +91,11 @@ class LockTracker(Rule, register=False):
         if self._is_atomic(node):
             return True
         project = self.context.project
-        if project is None or not isinstance(node, cst.Call):
-            return False
-        qualified = self._qualified(node)
-        if qualified is None and isinstance(node.func, cst.Name) and self.context.module_name:
-            qualified = f"{self.context.module_name}.{node.func.value}"
-        qualified = None if qualified is None else self.context.absolute_name(qualified)
-        return qualified is not None and project.opens_atomic(qualified)
+        qualified = qualified_name(self.context, node.func) if isinstance(node, cst.Call) else None
+        return project is not None and qualified is not None and project.opens_atomic(qualified)
 
     def visit_ClassDef(self, node: libcst.ClassDef) -> None:
-        atomic = any(self._method_decorator_atomic(d.decorator) for d in node.decorators)
-        self.classes.append((atomic, self._is_view_class(node)))
+        self.classes.append(any(self._method_decorator_atomic(d.decorator) for d in node.decorators))
 
     def leave_ClassDef(self, original_node: libcst.ClassDef) -> None:
         self.classes.pop()
@@ -117,16 +107,6 @@ class LockTracker(Rule, register=False):
         callee = self._qualified(decorator.func) or ""
         return callee.endswith("method_decorator") and self._is_atomic(decorator.args[0].value)
 
-    def _is_view_class(self, node: libcst.ClassDef) -> bool:
-        for base in node.bases:
-            qualified = self._qualified(base.value)
-            if qualified is not None and qualified.startswith(VIEW_MODULES):
-                return True
-            name = cst.helpers.get_full_name_for_node(base.value) or ""
-            if name.rpartition(".")[2].endswith(("View", "ViewSet", "APIView", "ViewMixin")):
-                return True
-        return False
-
     def visit_FunctionDef(self, node: libcst.FunctionDef) -> None:
         parent = self.frames[-1]
         # A nested function runs when its parent lets it: exposed if the parent is.
@@ -137,28 +117,15 @@ class LockTracker(Rule, register=False):
         self.frames.pop()
 
     def _function_covered(self, node: libcst.FunctionDef) -> bool:
-        decorators = [d.decorator for d in node.decorators]
-        if any(self._is_atomic(d) or self._method_decorator_atomic(d) for d in decorators):
+        """Decorated with ``atomic`` (also through ``method_decorator``), in a class
+        whose ``dispatch`` is, or covered as the module's call graph says (every
+        caller covered, a view under ``ATOMIC_REQUESTS``)."""
+        if any(self._is_atomic(d.decorator) or self._method_decorator_atomic(d.decorator) for d in node.decorators):
             return True
         in_class = bool(self.classes) and self.frames[-1].node is None
-        if in_class and self.classes[-1][0]:
+        if in_class and self.classes[-1]:
             return True  # method_decorator(atomic, name="dispatch") on the view
-        if node.name.value in self.call_graph[0]:
-            return True
-        if any(self._qualified(d) == NON_ATOMIC for d in decorators):
-            return False
-        return self._is_view(node, decorators, in_class) and self.atomic_requests
-
-    def _is_view(self, node: libcst.FunctionDef, decorators: list[libcst.BaseExpression], in_class: bool) -> bool:
-        params = [*node.params.posonly_params, *node.params.params]
-        if in_class:
-            if not self.classes[-1][1]:
-                return False
-            name = node.name.value
-            if name in HANDLERS or name.startswith("perform_"):
-                return True
-            return any((self._qualified(d) or "").endswith(".action") for d in decorators)
-        return bool(params) and params[0].name.value == "request"
+        return node.name.value in self.call_graph[0]
 
     @property
     def atomic_requests(self) -> bool:
@@ -323,13 +290,13 @@ def _call_graph(source: str, atomic_requests: bool = False) -> tuple[frozenset[s
             functions.setdefault(node.name, []).append(node)
     sites: dict[str, list[tuple[str | None, bool]]] = {name: [] for name in functions}
     covered = {
-        name for name, defs in functions.items() if all(_decorated_atomic(d) or _asserts_atomic(d) for d in defs)
+        name for name, defs in functions.items() if all("atomic" in decorator_names(d) or _asserts_atomic(d) for d in defs)
     }
     entries, views = _entry_points(tree)
     if atomic_requests:
         covered |= {
             name for name in views
-            if not any(_dotted(d).endswith("non_atomic_requests") for d in functions[name][0].decorator_list)
+            if "non_atomic_requests" not in decorator_names(functions[name][0])
         }  # fmt: skip
     exposed = entries - covered
     _collect_sites(tree, None, False, sites)
@@ -357,13 +324,13 @@ def _entry_points(tree: ast.Module) -> tuple[set[str], set[str]]:
     views: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
-            bases = [_dotted(base).rpartition(".")[2] for base in node.bases]
-            view = any(base.endswith(("View", "ViewSet", "APIView", "ViewMixin")) for base in bases)
+            bases = [last_name(base) for base in node.bases]
+            view = any(base.endswith(VIEW_BASE_SUFFIXES) for base in bases)
             command = node.name == "Command" or any(base.endswith("BaseCommand") for base in bases)
             for item in node.body:
                 if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     continue
-                if view and (item.name in HANDLERS or item.name.startswith("perform_")):
+                if view and (item.name in HANDLERS or item.name.startswith("perform_") or "action" in decorator_names(item)):
                     found.add(item.name)
                     views.add(item.name)
                 elif command and item.name == "handle":
@@ -373,7 +340,7 @@ def _entry_points(tree: ast.Module) -> tuple[set[str], set[str]]:
             if params[:1] == ["request"] or params[1:2] == ["request"]:
                 found.add(node.name)
                 views.add(node.name)
-            if any(_dotted(d).rpartition(".")[2] in ENTRY_DECORATORS for d in node.decorator_list):
+            if decorator_names(node) & ENTRY_DECORATORS:
                 found.add(node.name)
     return found, views
 
@@ -386,7 +353,7 @@ def _collect_sites(
             _collect_sites(child, child.name, False, sites)  # a nested function does not inherit the block
             continue
         block = in_block
-        if isinstance(child, ast.With) and any(_atomic_call(item.context_expr) for item in child.items):
+        if opens_atomic_block(child):
             block = True
         if isinstance(child, ast.Call):
             func = child.func
@@ -398,26 +365,6 @@ def _collect_sites(
             if name in sites:
                 sites[name].append((function, block))
         _collect_sites(child, function, block, sites)
-
-
-def _dotted(node: ast.expr) -> str:
-    if isinstance(node, ast.Call):
-        node = node.func
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.insert(0, node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.insert(0, node.id)
-    return ".".join(parts)
-
-
-def _atomic_call(node: ast.expr) -> bool:
-    return isinstance(node, ast.Call) and _dotted(node).rpartition(".")[2] == "atomic"
-
-
-def _decorated_atomic(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    return any(_dotted(d).rpartition(".")[2] == "atomic" for d in function.decorator_list)
 
 
 def _asserts_atomic(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

@@ -215,40 +215,53 @@ def _subscript_path(node: ast.expr) -> list[str]:
     return [node.id, *parts] if isinstance(node, ast.Name) else []
 
 
+def last_name(node: ast.expr) -> str:
+    """``atomic`` for ``transaction.atomic`` / ``transaction.atomic(using=db)`` /
+    ``atomic``: the last part of a (called) dotted name, "" for anything else."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    return (dotted_name(node) or "").rpartition(".")[2]
+
+
+def is_atomic_call(node: ast.expr) -> bool:
+    """``transaction.atomic(...)`` / ``atomic(...)``, by name (the facts have no imports resolved)."""
+    return isinstance(node, ast.Call) and last_name(node) == "atomic"
+
+
+def opens_atomic_block(node: ast.AST) -> bool:
+    """``with transaction.atomic(...):`` (sync or async ``with``)."""
+    return isinstance(node, (ast.With, ast.AsyncWith)) and any(is_atomic_call(item.context_expr) for item in node.items)
+
+
+def decorator_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    return {last_name(decorator) for decorator in function.decorator_list}
+
+
 def _opens_atomic(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """A ``@contextmanager`` that yields inside ``with atomic():`` (perhaps only
     on one branch: ``conditional_atomic(condition)``), or a function returning
     ``atomic(...)``."""
-    decorators = {(dotted_name(d) or "").rpartition(".")[2] for d in function.decorator_list}
+    manager = "contextmanager" in decorator_names(function)
     for node in ast.walk(function):
-        if isinstance(node, ast.Return) and isinstance(node.value, ast.Call):
-            if (dotted_name(node.value.func) or "").endswith("atomic"):
-                return True
-        if decorators & {"contextmanager"} and isinstance(node, ast.With):
-            if any(
-                isinstance(item.context_expr, ast.Call)
-                and (dotted_name(item.context_expr.func) or "").endswith("atomic")
-                for item in node.items
-            ) and any(isinstance(inner, (ast.Yield, ast.YieldFrom)) for inner in ast.walk(node)):
-                return True
+        if isinstance(node, ast.Return) and node.value is not None and is_atomic_call(node.value):
+            return True
+        if manager and opens_atomic_block(node) and any(
+            isinstance(inner, (ast.Yield, ast.YieldFrom)) for inner in ast.walk(node)
+        ):
+            return True
     return False
 
 
 def _rolls_back(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """A ``@contextmanager`` that yields inside ``atomic()`` and then raises, or
     calls ``set_rollback(True)``: nothing its block writes is kept."""
-    decorators = {(dotted_name(d) or "").rpartition(".")[2] for d in function.decorator_list}
-    if not decorators & {"contextmanager", "asynccontextmanager"}:
+    if not decorator_names(function) & {"contextmanager", "asynccontextmanager"}:
         return False
     for node in ast.walk(function):
-        if isinstance(node, ast.Call) and (dotted_name(node.func) or "").endswith("set_rollback"):
+        if isinstance(node, ast.Call) and last_name(node) == "set_rollback":
             if node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value is True:
                 return True
-        if isinstance(node, (ast.With, ast.AsyncWith)) and any(
-            isinstance(item.context_expr, ast.Call)
-            and (dotted_name(item.context_expr.func) or "").endswith("atomic")
-            for item in node.items
-        ):
+        if isinstance(node, (ast.With, ast.AsyncWith)) and opens_atomic_block(node):
             yielded = False
             for statement in node.body:
                 if isinstance(statement, ast.Expr) and isinstance(statement.value, (ast.Yield, ast.YieldFrom)):
@@ -409,8 +422,8 @@ def _save_calls_self_full_clean(node: ast.ClassDef) -> bool:
     return False
 
 
-#: Builtins a hook calls in its conditions without rejecting anything.
-_QUIET_BUILTINS = frozenset(
+#: Calls a hook makes without rejecting anything itself (builtins, translation).
+QUIET_CALLS = frozenset(
     {"isinstance", "issubclass", "len", "str", "bool", "getattr", "hasattr", "any", "all",
      "min", "max", "set", "list", "tuple", "dict", "sorted", "super", "_", "gettext",
      "gettext_lazy", "ngettext", "format_lazy", "repr", "abs", "round"}
@@ -473,7 +486,7 @@ def _method_facts(
             quiet = (
                 id(node) in normalising
                 or (isinstance(func, ast.Attribute) and (_is_self(func.value) or _is_super_call(func.value)))
-                or callee in _QUIET_BUILTINS
+                or callee in QUIET_CALLS
             )
             may_raise = may_raise or not quiet
     return MethodFacts(

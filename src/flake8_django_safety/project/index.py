@@ -23,6 +23,7 @@ from pathlib import Path
 from astroid import modutils
 
 from flake8_django_safety.project.facts import (
+    QUIET_CALLS,
     VALIDATION_HOOKS,
     ClassFacts,
     MethodFacts,
@@ -37,8 +38,6 @@ _CACHE_VERSION = "6"
 _SETTINGS_MODULE = re.compile(r"""DJANGO_SETTINGS_MODULE["']?\s*[,=:]\s*["']?([A-Za-z_][\w.]*)""")
 #: Model methods that are not "change these fields, then save" helpers.
 _NOT_MUTATORS = VALIDATION_HOOKS | {"save", "asave", "delete", "adelete", "full_clean", "refresh_from_db"}
-#: Calls in a hook that reject nothing themselves.
-_QUIET_CALLS = frozenset({"_", "gettext", "gettext_lazy", "len", "isinstance", "getattr", "hasattr", "super"})
 _MAX_DEPTH = 20
 
 
@@ -100,6 +99,7 @@ class ProjectIndex:
         self._app_models: dict[str, list[str]] | None = None
         self._settings: list[str] | None = None
         self._hooks: dict[str, list[Hook]] = {}
+        self._skips: dict[str, bool] = {}
         self._overrides: dict[str, ModuleFacts] = {}
         self._override_sources: dict[str, str] = {}
 
@@ -334,10 +334,16 @@ class ProjectIndex:
     # -- Django -----------------------------------------------------------------
 
     def skips_validation(self, ref: ClassRef) -> bool:
-        """A model with validation that ``save()`` alone would skip."""
-        if any(isinstance(item, str) and self.is_project_name(item) for item in self.ancestry(ref)):
-            return False  # a project base we could not read may validate in save()
-        return self.is_model(ref) and bool(self.validation_hooks(ref)) and not self.validates_itself(ref)
+        """A model with validation that ``save()`` alone would skip (memoised: every
+        prefilter asks it for each model name a file mentions)."""
+        known = self._skips.get(ref.qualname)
+        if known is None:
+            if any(isinstance(item, str) and self.is_project_name(item) for item in self.ancestry(ref)):
+                known = False  # a project base we could not read may validate in save()
+            else:
+                known = self.is_model(ref) and bool(self.validation_hooks(ref)) and not self.validates_itself(ref)
+            self._skips[ref.qualname] = known
+        return known
 
     def is_model(self, ref: ClassRef) -> bool:
         return any(isinstance(item, str) and item in MODEL_BASES for item in self.ancestry(ref))
@@ -442,7 +448,7 @@ class ProjectIndex:
             if target is not None and target.qualname == ref.qualname:
                 if name not in checked:
                     return False
-            elif callee.rpartition(".")[2] not in _QUIET_CALLS:
+            elif callee.rpartition(".")[2] not in QUIET_CALLS:
                 return False
         return True
 

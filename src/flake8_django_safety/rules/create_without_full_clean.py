@@ -6,6 +6,7 @@ from flake8_django_safety._lazy import cst
 
 from flake8_django_safety.prefilter import SourceText
 from flake8_django_safety.orm import (
+    PAIR_READS,
     describe_hooks,
     fields_set_by,
     in_model_serializer,
@@ -18,9 +19,7 @@ from flake8_django_safety.orm import (
 from flake8_django_safety.rule import FileContext, Fix, Rule, Safety
 from flake8_django_safety.settings import Settings
 
-_CREATORS = frozenset(
-    {"create", "get_or_create", "update_or_create", "acreate", "aget_or_create", "aupdate_or_create"}
-)
+_CREATORS = PAIR_READS | {"create", "acreate"}
 #: ``Order.objects.create(``, ``Order.objects.using(db).aget_or_create(``: a
 #: class name (CapWords, as Django models are named) and a manager.
 _MANAGER_CALL = re.compile(

@@ -5,9 +5,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
-from flake8_django_safety.orm import field_names_argument
+from flake8_django_safety.orm import PAIR_READS, QUERYSET_METHODS, ROW_READS, SAVES, call_chain, field_names_argument
 from flake8_django_safety.rule import FileContext, Fix, Rule, Safety
-from flake8_django_safety.transactions import CHAINABLE
 
 if TYPE_CHECKING:
     import libcst
@@ -16,19 +15,11 @@ if TYPE_CHECKING:
     from flake8_django_safety.settings import Settings
 
 _F = "django.db.models.F"
-#: Queryset methods that return one row read from the database.
-_READS = frozenset(
-    {"get", "first", "last", "latest", "earliest", "aget", "afirst", "alast", "alatest", "aearliest"}
-)
-_PAIRS = frozenset({"get_or_create", "update_or_create", "aget_or_create", "aupdate_or_create"})
-_SAVES = frozenset({"save", "asave"})
-_ARITHMETIC = ("+", "-")
 #: ``obj.f += ...`` / ``obj.f -= ...`` / ``obj.f = obj.f - ...`` / ``obj.f = max(obj.f - ...``: group 1 is ``obj``.
 _SELF_UPDATE = re.compile(
     r"^[ \t]*([A-Za-z_][\w.]*)\.(\w+)[ \t]*(?:[-+]=|=[ \t]*(?:max\(|min\()?[ \t]*\1\.\2[ \t]*[-+])",
     re.MULTILINE,
 )
-_SAVED = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*)\.a?save\(")
 
 
 @dataclass
@@ -156,11 +147,8 @@ class ReadModifyWriteRace(Rule):
     @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
         # A receiver that is both updated from its own value and saved.
-        source = text.text
-        if "save(" not in source:
-            return False
-        saved = set(_SAVED.findall(source))
-        return any(match.group(1) in saved for match in _SELF_UPDATE.finditer(source))
+        saved = text.saved_receivers
+        return bool(saved) and any(match.group(1) in saved for match in _SELF_UPDATE.finditer(text.text))
 
     # -- what was read from the database -----------------------------------------
 
@@ -210,7 +198,7 @@ class ReadModifyWriteRace(Rule):
         if not isinstance(value, cst.Call) or _locked(value):
             return False
         func = value.func
-        if isinstance(func, cst.Attribute) and func.attr.value in _READS:
+        if isinstance(func, cst.Attribute) and func.attr.value in ROW_READS:
             return _queryset(func.value)
         callee = self.context.imports.qualify(func) or ""
         return callee.endswith("get_object_or_404") and not (value.args and _locked(value.args[0].value))
@@ -276,7 +264,7 @@ class ReadModifyWriteRace(Rule):
 
     def visit_Call(self, node: libcst.Call) -> None:
         func = node.func
-        if not (isinstance(func, cst.Attribute) and func.attr.value in _SAVES):
+        if not (isinstance(func, cst.Attribute) and func.attr.value in SAVES):
             return
         receiver = cst.helpers.get_full_name_for_node(func.value)
         written = field_names_argument(node, "update_fields")
@@ -353,17 +341,8 @@ def _walk(node: libcst.CSTNode) -> list[libcst.CSTNode]:
     return found
 
 
-def _chain(node: libcst.BaseExpression) -> list[str]:
-    """The method names of a call chain, outermost first."""
-    names: list[str] = []
-    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-        names.append(node.func.attr.value)
-        node = node.func.value
-    return names
-
-
 def _locked(node: libcst.BaseExpression) -> bool:
-    return "select_for_update" in _chain(node)
+    return "select_for_update" in call_chain(node)
 
 
 def _queryset(node: libcst.BaseExpression) -> bool:
@@ -371,7 +350,7 @@ def _queryset(node: libcst.BaseExpression) -> bool:
     if isinstance(node, cst.Attribute) and node.attr.value == "objects":
         return True
     if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-        if node.func.attr.value in CHAINABLE:
+        if node.func.attr.value in QUERYSET_METHODS:
             return True
     return False
 
@@ -379,5 +358,5 @@ def _queryset(node: libcst.BaseExpression) -> bool:
 def _pair(node: libcst.BaseExpression) -> bool:
     if isinstance(node, cst.Await):
         node = node.expression
-    return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _PAIRS
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in PAIR_READS
 

@@ -13,6 +13,9 @@ from flake8_django_safety.orm import (
     fields_set_by,
     model_of_queryset,
     validated_models,
+    PAIR_READS,
+    ROW_READS,
+    SAVES,
     SkipsRolledBackWrites,
     resolve_class,
 )
@@ -24,12 +27,7 @@ if TYPE_CHECKING:
     from flake8_django_safety.project import ClassRef
 
 #: Queryset methods that return one instance of the queryset's model.
-_SINGLE = frozenset(
-    {"get", "first", "last", "latest", "earliest", "create",
-     "aget", "afirst", "alast", "alatest", "aearliest", "acreate"}
-)  # fmt: skip
-_PAIRS = frozenset({"get_or_create", "update_or_create", "aget_or_create", "aupdate_or_create"})
-_SAVES = frozenset({"save", "asave"})
+_SINGLE = ROW_READS | {"create", "acreate"}
 _VIEW_OBJECT = "self.object"
 #: ``order.price = ...`` / ``order.price, order.x = ...`` / ``self.object.price += ...``
 #: at the start of a line; ``self.<attr> = ...`` is not (it changes the view or form).
@@ -38,8 +36,6 @@ _ATTRIBUTE_ASSIGNMENT = re.compile(
     r"(?:,|(?:[-+*/%|&^@]|//|\*\*|<<|>>)?=(?!=))",
     re.MULTILINE,
 )
-#: The receivers of ``x.save(`` / ``self.object.asave(``.
-_SAVED = re.compile(r"(?<![\w.])(self\.object|[A-Za-z_]\w*)\.a?save\(")
 _SETATTR = re.compile(r"\bsetattr\(\s*(self\.object|[A-Za-z_]\w*)\s*,")
 _METHOD_CALL = re.compile(r"(?<![\w.])(self\.object|[A-Za-z_]\w*)\.(\w+)\(")
 
@@ -191,16 +187,14 @@ class SaveWithoutFullClean(SkipsRolledBackWrites, Rule):
         # Parse with libcst only files that name a model that skips validation
         # and can change one: build it, assign an attribute, call a model method
         # that assigns fields.
-        if "save(" not in text.text:
+        # Only receivers saved in this file matter (the regex before the index).
+        saved = text.saved_receivers - {"self"}  # self.save() in a model is left alone
+        if not saved:
             return False
         models = validated_models(text, settings)
         if not models:
             return False
-        # Only receivers that are saved in this file matter.
         source = text.text
-        saved = set(_SAVED.findall(source)) - {"self"}  # self.save() in a model is left alone
-        if not saved:
-            return False
         for name in models:
             pattern = rf"^[ \t]*(self\.object|[A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=[ \t]*(?:await[ \t]+)?{re.escape(name)}[ \t]*\("
             if any(match.group(1) in saved for match in re.finditer(pattern, source, re.MULTILINE)):
@@ -324,7 +318,7 @@ class SaveWithoutFullClean(SkipsRolledBackWrites, Rule):
         if isinstance(value, cst.Await):
             value = value.expression
         if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
-            if value.func.attr.value in _PAIRS:
+            if value.func.attr.value in PAIR_READS:
                 return self._queryset_model(value.func.value)
         return None
 
@@ -386,7 +380,7 @@ class SaveWithoutFullClean(SkipsRolledBackWrites, Rule):
         project = self.context.project
         if ref is None or project is None or receiver in scope.cleaned:
             return
-        if func.attr.value not in _SAVES:
+        if func.attr.value not in SAVES:
             # ``entry.approve()``: the fields the model's own method assigns
             scope.touch(receiver, project.writes(ref, func.attr.value))
             return
