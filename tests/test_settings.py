@@ -53,6 +53,22 @@ def test_test_patterns(source: str) -> None:
     assert codes(source, Settings(test_patterns=("*_spec.py",)), "views_spec.py") == []
 
 
+@pytest.mark.parametrize(
+    ("path", "is_test"),
+    [
+        ("misago/threads/test.py", True),  # a test-helper module next to the code
+        ("shop/tests/factories.py", True),
+        ("shop/testing/utils.py", True),
+        ("shop/test_views.py", True),
+        ("shop/contest.py", False),
+        ("shop/latest.py", False),
+        ("shop/views.py", False),
+    ],
+)
+def test_default_test_patterns(path: str, is_test: bool) -> None:
+    assert Settings().is_test_file(path) is is_test
+
+
 def test_from_mapping_accepts_flake8_spellings() -> None:
     settings = Settings.from_mapping(
         {"django-safety-extend-secret-words": "launch_code, pin_pad", "test_patterns": ""}

@@ -38,7 +38,7 @@ DEFAULT_METADATA_WORDS = (
 )  # fmt: skip
 
 DEFAULT_TEST_PATTERNS = (
-    "test_*.py", "*_test.py", "tests.py", "conftest.py", "tests/", "test/", "test_utils/",
+    "test_*.py", "*_test.py", "test.py", "tests.py", "conftest.py", "tests/", "test/", "test_utils/",
     "testing/",
 )  # fmt: skip
 

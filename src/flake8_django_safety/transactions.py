@@ -11,6 +11,7 @@ inherit its parent's block: it may run after the block has ended.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,20 @@ HANDLERS = frozenset(
 VIEW_BASE_SUFFIXES = ("View", "ViewSet", "APIView", "ViewMixin")
 
 
+@dataclass(frozen=True)
+class CallGraph:
+    """What this module tells about its functions, by name (see ``_call_graph``)."""
+
+    #: Run in a transaction from start to end.
+    covered: frozenset[str] = frozenset()
+    #: Known to run outside one.
+    exposed: frozenset[str] = frozenset()
+    #: ``if`` tests (whitespace removed) that open an ``atomic()`` block in their
+    #: body: ``if self.is_atomic: with atomic(): ...``. A lock taken under the
+    #: same test is taken exactly when the transaction is there.
+    atomic_guards: frozenset[str] = frozenset()
+
+
 @dataclass
 class Frame:
     """One function being visited."""
@@ -69,8 +84,10 @@ class LockTracker(Rule, register=False):
         #: Per class being visited: whether the whole class runs atomically.
         self.classes: list[bool] = []
         self._factories: frozenset[str] | None = None
-        self._call_graph: tuple[frozenset[str], frozenset[str]] | None = None
+        self._call_graph: CallGraph | None = None
         self._atomic_requests: bool | None = None
+        #: ``select_for_update()`` calls under an ``if`` that also decides the transaction.
+        self._flag_locks: set[int] = set()
 
     @classmethod
     def triggered_by(cls, text, settings) -> bool:  # type: ignore[no-untyped-def]
@@ -110,7 +127,7 @@ class LockTracker(Rule, register=False):
     def visit_FunctionDef(self, node: libcst.FunctionDef) -> None:
         parent = self.frames[-1]
         # A nested function runs when its parent lets it: exposed if the parent is.
-        exposed = node.name.value in self.call_graph[1] or (parent.node is not None and parent.exposed)
+        exposed = node.name.value in self.call_graph.exposed or (parent.node is not None and parent.exposed)
         self.frames.append(Frame(covered=self._function_covered(node), node=node, exposed=exposed))
 
     def leave_FunctionDef(self, original_node: libcst.FunctionDef) -> None:
@@ -125,7 +142,7 @@ class LockTracker(Rule, register=False):
         in_class = bool(self.classes) and self.frames[-1].node is None
         if in_class and self.classes[-1]:
             return True  # method_decorator(atomic, name="dispatch") on the view
-        return node.name.value in self.call_graph[0]
+        return node.name.value in self.call_graph.covered
 
     @property
     def atomic_requests(self) -> bool:
@@ -136,6 +153,12 @@ class LockTracker(Rule, register=False):
                 override if override is not None else project is not None and project.atomic_requests()
             )
         return self._atomic_requests
+
+    def visit_If(self, node: libcst.If) -> None:
+        guards = self.call_graph.atomic_guards
+        if guards and _normalised(self.context.module.code_for_node(node.test)) in guards:
+            for found in _lock_calls(node.body):
+                self._flag_locks.add(id(found))
 
     def visit_With(self, node: libcst.With) -> None:
         if any(self._opens_atomic(item.item) for item in node.items):
@@ -155,8 +178,8 @@ class LockTracker(Rule, register=False):
         return self._factories
 
     @property
-    def call_graph(self) -> tuple[frozenset[str], frozenset[str]]:
-        """(covered, exposed) functions of this module, by name: see ``_call_graph``."""
+    def call_graph(self) -> CallGraph:
+        """What this module tells about its functions: see ``_call_graph``."""
         if self._call_graph is None:
             self._call_graph = _call_graph(self.context.source or self.context.module.code, self.atomic_requests)
         return self._call_graph
@@ -176,7 +199,7 @@ class LockTracker(Rule, register=False):
             if isinstance(func, cst.Name):
                 return frame.depth if func.value in self.factories else None
             if func.attr.value == "select_for_update":
-                return frame.depth
+                return None if id(node) in self._flag_locks else frame.depth
             if isinstance(func.value, cst.Name) and func.value.value == "self" and func.attr.value in self.factories:
                 return frame.depth
             if func.attr.value not in CHAINABLE:
@@ -267,7 +290,29 @@ def _locks(node: ast.expr) -> bool:
 ENTRY_DECORATORS = frozenset({"task", "shared_task", "periodic_task", "receiver", "actor", "job", "api_view", "action"})
 
 
-def _call_graph(source: str, atomic_requests: bool = False) -> tuple[frozenset[str], frozenset[str]]:
+def _normalised(test: str) -> str:
+    return re.sub(r"\s+", "", test)
+
+
+def _lock_calls(node: libcst.CSTNode) -> list[libcst.Call]:
+    """The ``select_for_update()`` calls under ``node``, nested functions included."""
+    found: list[libcst.Call] = []
+    for child in node.children:
+        if isinstance(child, cst.Call) and isinstance(child.func, cst.Attribute) and child.func.attr.value == "select_for_update":
+            found.append(child)
+        found += _lock_calls(child)
+    return found
+
+
+def _atomic_guards(tree: ast.Module) -> frozenset[str]:
+    return frozenset(
+        _normalised(ast.unparse(node.test))
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and any(opens_atomic_block(inner) for statement in node.body for inner in ast.walk(statement))
+    )
+
+
+def _call_graph(source: str, atomic_requests: bool = False) -> CallGraph:
     """Which functions of this module run in a transaction, and which are known
     to run outside one.
 
@@ -283,7 +328,7 @@ def _call_graph(source: str, atomic_requests: bool = False) -> tuple[frozenset[s
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return frozenset(), frozenset()
+        return CallGraph()
     functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -315,13 +360,16 @@ def _call_graph(source: str, atomic_requests: bool = False) -> tuple[frozenset[s
             ):
                 exposed.add(name)
                 changed = True
-    return frozenset(covered), frozenset(exposed)
+    return CallGraph(frozenset(covered), frozenset(exposed), _atomic_guards(tree))
 
 
 def _entry_points(tree: ast.Module) -> tuple[set[str], set[str]]:
     """(entry points, the views among them) by name."""
     found: set[str] = set()
     views: set[str] = set()
+    #: Methods of class-based views: their handlers are the entry points, the
+    #: other methods (``wrapped_dispatch(self, request)``) are helpers they call.
+    view_methods: set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
             bases = [last_name(base) for base in node.bases]
@@ -330,6 +378,8 @@ def _entry_points(tree: ast.Module) -> tuple[set[str], set[str]]:
             for item in node.body:
                 if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     continue
+                if view:
+                    view_methods.add(id(item))
                 if view and (item.name in HANDLERS or item.name.startswith("perform_") or "action" in decorator_names(item)):
                     found.add(item.name)
                     views.add(item.name)
@@ -337,7 +387,7 @@ def _entry_points(tree: ast.Module) -> tuple[set[str], set[str]]:
                     found.add(item.name)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             params = [arg.arg for arg in (*node.args.posonlyargs, *node.args.args)]
-            if params[:1] == ["request"] or params[1:2] == ["request"]:
+            if id(node) not in view_methods and (params[:1] == ["request"] or params[1:2] == ["request"]):
                 found.add(node.name)
                 views.add(node.name)
             if decorator_names(node) & ENTRY_DECORATORS:

@@ -44,6 +44,8 @@ class _Frame:
     changes: list[_Change] = field(default_factory=list)
     #: ``obj.f`` set to a value of this function's own: a later ``obj.f += n`` is not stale.
     assigned: set[str] = field(default_factory=set)
+    #: Locals bound to a queryset -> whether it locks (``select_for_update()`` in its chain).
+    querysets: dict[str, bool] = field(default_factory=dict)
 
 
 class ReadModifyWriteRace(Rule):
@@ -175,17 +177,21 @@ class ReadModifyWriteRace(Rule):
                     frame.loaded.add(target_node.value)
                 else:
                     frame.loaded.discard(target_node.value)
+                if self._queryset(value):
+                    frame.querysets[target_node.value] = self._locked(value)
+                else:
+                    frame.querysets.pop(target_node.value, None)
             elif isinstance(target_node, (cst.Tuple, cst.List)) and target_node.elements:
                 first = target_node.elements[0].value
                 if isinstance(first, cst.Name):
-                    if _pair(value) and not _locked(value):
+                    if _pair(value) and not self._locked(value):
                         frame.loaded.add(first.value)
                     else:
                         frame.loaded.discard(first.value)
 
     def visit_For(self, node: libcst.For) -> None:
         if isinstance(node.target, cst.Name):
-            if _queryset(node.iter) and not _locked(node.iter):
+            if self._queryset(node.iter) and not self._locked(node.iter):
                 self.frames[-1].loaded.add(node.target.value)
             else:
                 self.frames[-1].loaded.discard(node.target.value)
@@ -194,14 +200,34 @@ class ReadModifyWriteRace(Rule):
         if isinstance(value, cst.Await):
             value = value.expression
         if isinstance(value, cst.Subscript):
-            return _pair(value.value) and not _locked(value.value)
-        if not isinstance(value, cst.Call) or _locked(value):
+            return _pair(value.value) and not self._locked(value.value)
+        if not isinstance(value, cst.Call) or self._locked(value):
             return False
         func = value.func
         if isinstance(func, cst.Attribute) and func.attr.value in ROW_READS:
-            return _queryset(func.value)
+            return self._queryset(func.value)
         callee = self.context.imports.qualify(func) or ""
-        return callee.endswith("get_object_or_404") and not (value.args and _locked(value.args[0].value))
+        return callee.endswith("get_object_or_404") and not (value.args and self._locked(value.args[0].value))
+
+    def _queryset(self, node: libcst.BaseExpression) -> bool:
+        """``Model.objects...`` / ``qs.filter(...)`` / ``obj.related.all()`` / a local
+        bound to one: something a row comes from."""
+        if isinstance(node, cst.Name):
+            return node.value in self.frames[-1].querysets
+        if isinstance(node, cst.Attribute) and node.attr.value == "objects":
+            return True
+        return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in QUERYSET_METHODS
+
+    def _locked(self, node: libcst.BaseExpression) -> bool:
+        """``select_for_update()`` in the chain, or at the root of the chain a
+        local bound to a locking queryset."""
+        if isinstance(node, cst.Await):
+            node = node.expression
+        if "select_for_update" in call_chain(node):
+            return True
+        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            node = node.func.value
+        return isinstance(node, cst.Name) and self.frames[-1].querysets.get(node.value, False)
 
     def _loaded_key(self, node: libcst.BaseExpression) -> str | None:
         """``obj`` / ``item.product`` when it names a row read without a lock."""
@@ -341,18 +367,6 @@ def _walk(node: libcst.CSTNode) -> list[libcst.CSTNode]:
     return found
 
 
-def _locked(node: libcst.BaseExpression) -> bool:
-    return "select_for_update" in call_chain(node)
-
-
-def _queryset(node: libcst.BaseExpression) -> bool:
-    """``Model.objects...`` / ``qs.filter(...)`` / ``obj.related.all()``: something a row comes from."""
-    if isinstance(node, cst.Attribute) and node.attr.value == "objects":
-        return True
-    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-        if node.func.attr.value in QUERYSET_METHODS:
-            return True
-    return False
 
 
 def _pair(node: libcst.BaseExpression) -> bool:
