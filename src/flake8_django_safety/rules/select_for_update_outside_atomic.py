@@ -37,7 +37,10 @@ class SelectForUpdateOutsideAtomic(LockTracker):
     covered, or that checks `connection.in_atomic_block`, counts as covered, and
     so does the block of a project context manager that opens `atomic()`. A
     function nested inside a block does not inherit it (it may run after the
-    block has ended). A queryset returned or
+    block has ended). A lock taken under an `if` whose test also opens the
+    block (`if self.is_atomic: with atomic(): ...`) counts as covered. Methods
+    of a class-based view other than its handlers are helpers, not entry
+    points, even when they take `request`. A queryset returned or
     yielded unevaluated is not reported where it is built: its caller decides.
     Views count as atomic under `ATOMIC_REQUESTS` when they are functions whose
     first parameter is `request`, or handler methods (`get`, `post`, ...,
