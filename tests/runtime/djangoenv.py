@@ -20,6 +20,7 @@ def setup_django() -> None:
             "django.contrib.auth",
             "rest_framework",
             "validation_app",
+            "loading_app",
         ],
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",
@@ -30,5 +31,6 @@ def setup_django() -> None:
     from django.db import connection
 
     with connection.schema_editor() as editor:
-        for model in apps.get_app_config("validation_app").get_models():
-            editor.create_model(model)
+        for app in ("validation_app", "loading_app"):
+            for model in apps.get_app_config(app).get_models():
+                editor.create_model(model)

@@ -42,3 +42,10 @@ class Coupon(models.Model):
     def clean(self):
         if not 0 < self.percent <= 100:
             raise ValidationError({"percent": "A discount is between 1 and 100 percent."})
+
+
+class Review(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="reviews")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    rating = models.PositiveSmallIntegerField()
+    text = models.TextField()

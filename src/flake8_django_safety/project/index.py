@@ -102,6 +102,7 @@ class ProjectIndex:
         self._skips: dict[str, bool] = {}
         self._overrides: dict[str, ModuleFacts] = {}
         self._override_sources: dict[str, str] = {}
+        self._reverse: dict[str, dict[str, str]] | None = None
 
     # -- modules ----------------------------------------------------------------
 
@@ -315,6 +316,61 @@ class ProjectIndex:
                     if name:
                         found.setdefault(name.rpartition(".")[2], []).append(f"{name}.models")
         return found
+
+    def reverse_relations(self, ref: ClassRef) -> dict[str, str]:
+        """Accessor name -> field class (last name) of the relations other project
+        models point at ``ref`` with: ``related_name`` accessors, and the default
+        ``<model>`` accessor of a ``OneToOneField``. (``<model>_set`` accessors
+        are recognised by their name.) Scans every models module once."""
+        if self._reverse is None:
+            self._reverse = {}
+            if self._app_models is None:
+                self._app_models = self._models_modules()
+            for modules in self._app_models.values():
+                for package in modules:
+                    for name in self._models_submodules(package):
+                        module = self.module(name)
+                        for facts in () if module is None else module.classes.values():
+                            self._add_reverse(ClassRef(module, facts))
+        return self._reverse.get(ref.qualname, {})
+
+    def _models_submodules(self, package: str) -> list[str]:
+        """``app.models`` and, for a ``models/`` package, the modules in it."""
+        found = [package]
+        for base in self.search_path[:1]:
+            folder = Path(base, *package.split("."))
+            if folder.is_dir():
+                found += [f"{package}.{path.stem}" for path in sorted(folder.glob("*.py")) if path.stem != "__init__"]
+        return found
+
+    def _add_reverse(self, owner: ClassRef) -> None:
+        assert self._reverse is not None
+        for facts in owner.facts.fields:
+            kind = facts.field_class.rpartition(".")[2]
+            if facts.target is None or kind not in ("ForeignKey", "OneToOneField", "ManyToManyField"):
+                continue
+            if facts.related_name is not None:
+                accessor = facts.related_name
+            elif kind == "OneToOneField":
+                accessor = owner.facts.name.lower()
+            else:
+                continue  # ``<model>_set``
+            if "%" in accessor or accessor.endswith("+"):
+                continue
+            target = self._relation_target(owner, facts.target)
+            if target is not None:
+                self._reverse.setdefault(target.qualname, {})[accessor] = (
+                    "OneToOneField" if kind == "OneToOneField" else "ManyToManyField"
+                )
+
+    def _relation_target(self, owner: ClassRef, target: str) -> ClassRef | None:
+        if target == "self":
+            return owner
+        if target.count(".") == 1 and not self.resolve_class(target):
+            return self.resolve_class(f"@{target}")  # "app_label.Model"
+        if "." not in target:
+            return self.resolve_class(f"{owner.module.name}.{target}")
+        return self.resolve_class(target)
 
     def ancestry(self, ref: ClassRef) -> Iterator[ClassRef | str]:
         """The class, then its bases depth first: project classes, or qualified names."""

@@ -1,0 +1,18 @@
+"""Back-office reports: loops that load more, or less, than they use."""
+
+from .models import Product, Review
+
+
+def review_digest():
+    # DJS402: one query per review for its product.
+    return [(review.product.name, review.rating) for review in Review.objects.order_by("-id")[:50]]
+
+
+def review_teasers():
+    # DJS403: `text` was left out by only(), so each row reads it with a query of its own.
+    return [review.text[:80] for review in Review.objects.only("rating")]
+
+
+def review_counts():
+    # Fine: one query for the products and one for all their reviews.
+    return {product.name: product.reviews.count() for product in Product.objects.prefetch_related("reviews")}

@@ -1,0 +1,221 @@
+"""Loops over querysets of resolved models, and what the queryset loaded.
+
+Shared by DJS402 (a relation followed per row) and DJS403 (a deferred field
+read per row). A loop is tracked when it iterates, in the same function, a
+queryset built from ``Model.<manager>`` of a project model, directly or through
+locals (``rows = Article.objects.filter(...)``; ``for row in rows``). Anything
+the chain does that this module cannot read (a custom queryset method, a
+non-literal ``select_related()`` argument, a manager with its own
+``get_queryset()``) makes the loop untracked: precision first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flake8_django_safety._lazy import cst
+from flake8_django_safety.orm import QUERYSET_METHODS, resolve_class
+from flake8_django_safety.rule import FileContext, Rule
+
+if TYPE_CHECKING:
+    import libcst
+
+    from flake8_django_safety.project import ClassRef, ProjectIndex
+
+#: Chain methods whose effect on the rows this module understands.
+KNOWN_METHODS = QUERYSET_METHODS | {"iterator", "values", "values_list", "order_by"}
+#: The managers Django itself provides.
+_PLAIN_MANAGERS = frozenset({"django.db.models.Manager", "django.db.models.manager.Manager"})
+
+#: Field classes (last name) that hold one related object, loaded on access.
+FORWARD = frozenset(
+    {"ForeignKey", "OneToOneField", "ParentalKey", "TreeForeignKey", "TreeOneToOneField", "GenericForeignKey"}
+)
+#: Forward relations stored in a column of the row (``author_id``).
+COLUMN_RELATIONS = FORWARD - {"GenericForeignKey"}
+#: Field classes (last name) that give a related manager.
+MANY = frozenset({"ManyToManyField", "ParentalManyToManyField", "TreeManyToManyField", "TaggableManager"})
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A queryset: its model, and the calls made on it, innermost first."""
+
+    model: ClassRef
+    calls: tuple[tuple[str, libcst.Call], ...] = ()
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    def then(self, calls: list[tuple[str, libcst.Call]]) -> Chain:
+        return Chain(self.model, self.calls + tuple(calls))
+
+
+@dataclass
+class Loop:
+    """One ``for`` / comprehension whose target is a row of ``chain``."""
+
+    variable: str
+    chain: Chain
+    node: libcst.CSTNode
+    #: The loop variable was rebound inside the loop: no longer a row.
+    rebound: bool = False
+    reported: set[str] = field(default_factory=set)
+
+
+def literal_lookups(call: libcst.Call) -> list[str] | None:
+    """The string arguments of ``select_related("a", "b__c")`` and friends; None
+    when one is not a literal (a variable, ``*names``, a keyword)."""
+    found: list[str] = []
+    for arg in call.args:
+        if arg.keyword is not None or arg.star or not isinstance(arg.value, cst.SimpleString):
+            return None
+        value = arg.value.evaluated_value
+        if not isinstance(value, str):
+            return None
+        found.append(value)
+    return found
+
+
+def field_facts(project: ProjectIndex, ref: ClassRef) -> dict[str, str]:
+    """Field name -> the last name of its class (``ForeignKey``), own and
+    inherited from project bases, the nearest definition winning; project
+    subclasses of Django fields are named by the Django class they extend."""
+    found: dict[str, str] = {}
+    for item in project.ancestry(ref):
+        if isinstance(item, str):
+            continue
+        for facts in item.facts.fields:
+            if facts.name not in found:
+                found[facts.name] = _field_kind(project, facts.field_class)
+    return found
+
+
+def _field_kind(project: ProjectIndex, field_class: str) -> str:
+    last = field_class.rpartition(".")[2]
+    if last in FORWARD or last in MANY:
+        return last
+    ref = project.resolve_class(field_class) if "." in field_class else None
+    if ref is not None:
+        for item in project.ancestry(ref):
+            name = (item if isinstance(item, str) else item.facts.name).rpartition(".")[2]
+            if name in FORWARD or name in MANY:
+                return name
+    return last
+
+
+class QuerysetLoops(Rule, register=False):
+    """Tracks loops over querysets; subclasses look at the loop variable's attributes."""
+
+    def __init__(self, context: FileContext) -> None:
+        super().__init__(context)
+        #: Per function: locals bound to a queryset chain.
+        self.frames: list[dict[str, Chain]] = [{}]
+        self.loops: list[Loop] = []
+        #: Attribute nodes that are assigned to, not read.
+        self.stores: set[int] = set()
+
+    # -- querysets -----------------------------------------------------------
+
+    def chain_of(self, node: libcst.BaseExpression) -> Chain | None:
+        calls: list[tuple[str, libcst.Call]] = []
+        if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Slice):
+            node = node.value  # ``qs[:50]`` is still a queryset
+        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            name = node.func.attr.value
+            if name not in KNOWN_METHODS:
+                return None
+            calls.append((name, node))
+            node = node.func.value
+        calls.reverse()
+        if isinstance(node, cst.Name):
+            base = self.frames[-1].get(node.value)
+            return None if base is None else base.then(calls)
+        if not isinstance(node, cst.Attribute):
+            return None
+        project = self.context.project
+        ref = resolve_class(self.context, node.value)
+        if project is None or ref is None or not project.is_model(ref) or not self._plain_manager(project, ref, node.attr.value):
+            return None
+        return Chain(ref, tuple(calls))
+
+    def _plain_manager(self, project: ProjectIndex, ref: ClassRef, manager: str) -> bool:
+        """``Model.<manager>`` hands out the model's rows as Django's manager does:
+        the default ``objects``, or a declared manager without its own ``get_queryset()``."""
+        for item in project.ancestry(ref):
+            if isinstance(item, str):
+                if project.is_project_name(item):
+                    return False  # a project base we cannot read
+                continue
+            for facts in item.facts.fields:
+                if facts.name != manager:
+                    continue
+                if facts.field_class in _PLAIN_MANAGERS:
+                    return True
+                owner = project.resolve_class(facts.field_class)
+                return owner is not None and project.method(owner, "get_queryset") is None and all(
+                    not (isinstance(base, str) and project.is_project_name(base)) for base in project.ancestry(owner)
+                )
+        return manager == "objects"
+
+    # -- functions and locals ----------------------------------------------------
+
+    def visit_FunctionDef(self, node: libcst.FunctionDef) -> None:
+        self.frames.append({})
+
+    def leave_FunctionDef(self, original_node: libcst.FunctionDef) -> None:
+        self.frames.pop()
+
+    def visit_AssignTarget(self, node: libcst.AssignTarget) -> None:
+        self.stores.add(id(node.target))
+
+    def leave_Assign(self, original_node: libcst.Assign) -> None:
+        frame = self.frames[-1]
+        for target in original_node.targets:
+            if not isinstance(target.target, cst.Name):
+                continue
+            name = target.target.value
+            chain = self.chain_of(original_node.value)
+            if chain is None:
+                frame.pop(name, None)
+            else:
+                frame[name] = chain
+            for loop in self.loops:
+                if loop.variable == name:
+                    loop.rebound = True
+
+    # -- loops ------------------------------------------------------------------
+
+    def _enter(self, target: libcst.BaseExpression, iterable: libcst.BaseExpression, node: libcst.CSTNode) -> None:
+        chain = self.chain_of(iterable) if isinstance(target, cst.Name) else None
+        if chain is not None and not {"values", "values_list"} & set(chain.names()):
+            self.loops.append(Loop(target.value, chain, node))  # type: ignore[union-attr]
+
+    def _leave(self, node: libcst.CSTNode) -> None:
+        if self.loops and self.loops[-1].node is node:
+            self.loops.pop()
+
+    def visit_For(self, node: libcst.For) -> None:
+        self._enter(node.target, node.iter, node)
+
+    def leave_For(self, original_node: libcst.For) -> None:
+        self._leave(original_node)
+
+    def _visit_comprehension(self, node: libcst.BaseComp) -> None:
+        self._enter(node.for_in.target, node.for_in.iter, node)
+
+    def _leave_comprehension(self, node: libcst.BaseComp) -> None:
+        self._leave(node)
+
+    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _visit_comprehension
+    leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _leave_comprehension
+
+    def row_attribute(self, node: libcst.Attribute) -> Loop | None:
+        """The loop whose row ``node`` (``row.attr``) reads an attribute of, if any."""
+        if id(node) in self.stores or not isinstance(node.value, cst.Name):
+            return None
+        for loop in reversed(self.loops):
+            if loop.variable == node.value.value:
+                return None if loop.rebound else loop
+        return None
