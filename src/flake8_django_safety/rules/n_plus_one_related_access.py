@@ -1,15 +1,30 @@
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
-from flake8_django_safety.loops import FORWARD, MANY, Loop, QuerysetLoops, field_facts, literal_lookups
+from flake8_django_safety.loops import (
+    COLUMN_RELATIONS,
+    FORWARD,
+    MANY,
+    Loop,
+    QuerysetLoops,
+    field_facts,
+    literal_lookups,
+)
 
 if TYPE_CHECKING:
     import libcst
 
     from flake8_django_safety.prefilter import SourceText
+    from flake8_django_safety.rule import FileContext
     from flake8_django_safety.settings import Settings
+
+#: ``for row in Model.objects...`` / ``[... for row in Model.objects...]``.
+_LOOP_OVER_MANAGER = re.compile(r"\bfor\s+\w+\s+in\s+[\w.]+\.objects\b")
+#: ``rows = Model.objects...``: a local a loop may iterate later.
+_QUERYSET_LOCAL = re.compile(r"^[ \t]*(\w+)[ \t]*=[ \t]*[\w.]+\.objects\b", re.MULTILINE)
 
 #: Related-manager methods that run a query per row unless the relation was prefetched.
 _MANAGER_READS = frozenset({"all", "count", "exists", "first", "last"})
@@ -90,10 +105,7 @@ class NPlusOneRelatedAccess(QuerysetLoops):
 
     code = "DJS402"
     name = "n-plus-one-related-access"
-    message = (
-        "N+1 queries: `{access}` runs one query per `{model}` row of this loop; load the relation with "
-        '`{method}("{relation}")` on the queryset'
-    )
+    message = "N+1 queries: `{access}` runs one query per `{model}` row of this loop; {advice}"
     options = ("test_patterns",)
 
     @classmethod
@@ -102,9 +114,38 @@ class NPlusOneRelatedAccess(QuerysetLoops):
 
     @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
-        return "for " in text.text and ".objects" in text.text
+        source = text.text
+        if ".objects" not in source or "for " not in source:
+            return False
+        if _LOOP_OVER_MANAGER.search(source):
+            return True
+        names = {match.group(1) for match in _QUERYSET_LOCAL.finditer(source)}
+        return any(re.search(rf"\bfor\s+\w+\s+in\s+{name}\b", source) for name in names)
+
+    def __init__(self, context: FileContext) -> None:
+        super().__init__(context)
+        #: ``row.author.pk``: the ``row.author`` nodes whose object is used only for its key.
+        self.key_only: set[int] = set()
+        #: Bodies of ``if last != row.group: last = row.group; ...``: they run once per group.
+        self.group_bodies: set[int] = set()
+        #: For each group body being visited: how many loops enclose it.
+        self.group_depths: list[int] = []
+
+    def visit_If(self, node: libcst.If) -> None:
+        if self.loops and _starts_a_group(node):
+            self.group_bodies.add(id(node.body))
+
+    def visit_IndentedBlock(self, node: libcst.IndentedBlock) -> None:
+        if id(node) in self.group_bodies:
+            self.group_depths.append(len(self.loops))
+
+    def leave_IndentedBlock(self, original_node: libcst.IndentedBlock) -> None:
+        if id(original_node) in self.group_bodies:
+            self.group_depths.pop()
 
     def visit_Attribute(self, node: libcst.Attribute) -> None:
+        if node.attr.value in ("pk", "id") and isinstance(node.value, cst.Attribute):
+            self.key_only.add(id(node.value))
         loop = self.row_attribute(node)
         if loop is not None and self._kind(loop, node.attr.value) in FORWARD:
             self._check(loop, node, node.attr.value, forward=True)
@@ -123,6 +164,12 @@ class NPlusOneRelatedAccess(QuerysetLoops):
         if relation.endswith("_set") or self._kind(loop, relation) in MANY:
             self._check(loop, node, relation, forward=False)
 
+    def _once_per_group(self, loop: Loop) -> bool:
+        """The access sits in a group body inside ``loop``: it runs once per group.
+        (A loop that starts inside the body runs per row again.)"""
+        position = next(index for index, candidate in enumerate(self.loops) if candidate is loop)
+        return any(position < depth for depth in self.group_depths)
+
     def _kind(self, loop: Loop, name: str) -> str | None:
         project = self.context.project
         if project is None:
@@ -133,18 +180,20 @@ class NPlusOneRelatedAccess(QuerysetLoops):
         return kind
 
     def _check(self, loop: Loop, node: libcst.CSTNode, relation: str, *, forward: bool) -> None:
-        if relation in loop.reported:
+        if relation in loop.reported or self._once_per_group(loop):
             return
         loaded = _loaded(loop, forward=forward)
         if loaded is None or relation in loaded:
             return
         loop.reported.add(relation)
         access = self.context.code_for(node, 40)
-        method = "select_related" if forward and self._kind(loop, relation) != "GenericForeignKey" else "prefetch_related"
-        self.report(
-            node,
-            self.message.format(access=access, model=loop.chain.model.facts.name, method=method, relation=relation),
-        )
+        kind = self._kind(loop, relation)
+        if id(node) in self.key_only and kind in COLUMN_RELATIONS:
+            advice = f"read the key from the row itself: `{loop.variable}.{relation}_id`"
+        else:
+            method = "select_related" if forward and kind != "GenericForeignKey" else "prefetch_related"
+            advice = f'load the relation with `{method}("{relation}")` on the queryset'
+        self.report(node, self.message.format(access=access, model=loop.chain.model.facts.name, advice=advice))
 
 
 def _loaded(loop: Loop, *, forward: bool) -> set[str] | None:
@@ -200,3 +249,27 @@ def _name(node: libcst.BaseExpression) -> str | None:
     if isinstance(node, cst.Attribute):
         return node.attr.value
     return None
+
+
+def _starts_a_group(node: libcst.If) -> bool:
+    """``if last != row.group: last = row.group``: a test that compares a name the
+    body then rebinds, so the body runs once per change of key, not once per row."""
+    compared: set[str] = set()
+    stack: list[libcst.CSTNode] = [node.test]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Comparison):
+            operands = [current.left, *(target.comparator for target in current.comparisons)]
+            compared.update(operand.value for operand in operands if isinstance(operand, cst.Name))
+        elif isinstance(current, (cst.BooleanOperation, cst.UnaryOperation)):
+            stack.extend(current.children)
+    if not compared or not isinstance(node.body, cst.IndentedBlock):
+        return False
+    for statement in node.body.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.Assign) and any(
+                    isinstance(target.target, cst.Name) and target.target.value in compared for target in small.targets
+                ):
+                    return True
+    return False
