@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
-from flake8_django_safety.orm import QUERYSET_METHODS, resolve_class
+from flake8_django_safety.orm import QUERYSET_METHODS, resolve_class, split_chain
 from flake8_django_safety.rule import FileContext, Rule
 
 if TYPE_CHECKING:
     import libcst
 
     from flake8_django_safety.project import ClassRef, ProjectIndex
+    from flake8_django_safety.settings import Settings
 
 #: Chain methods whose effect on the rows this module understands.
 KNOWN_METHODS = QUERYSET_METHODS | {"iterator", "values", "values_list", "order_by"}
@@ -62,6 +63,8 @@ class Loop:
     #: The loop variable was rebound inside the loop: no longer a row.
     rebound: bool = False
     reported: set[str] = field(default_factory=set)
+    #: What a rule worked out once about this loop's chain (DJS403: the deferred fields).
+    memo: dict[str, object] = field(default_factory=dict)
 
 
 def literal_lookups(call: libcst.Call) -> list[str] | None:
@@ -115,19 +118,30 @@ class QuerysetLoops(Rule, register=False):
         self.loops: list[Loop] = []
         #: Attribute nodes that are assigned to, not read.
         self.stores: set[int] = set()
+        #: Model qualname -> its fields' kinds (see ``field_facts``).
+        self._fields: dict[str, dict[str, str]] = {}
+
+    @classmethod
+    def applies_to_file(cls, filename: str, settings: Settings) -> bool:
+        return not settings.is_test_file(filename) and not settings.is_migration_file(filename)
+
+    def fields(self, ref: ClassRef) -> dict[str, str]:
+        """``field_facts`` of ``ref``, worked out once per file."""
+        found = self._fields.get(ref.qualname)
+        if found is None:
+            project = self.context.project
+            found = {} if project is None else field_facts(project, ref)
+            self._fields[ref.qualname] = found
+        return found
 
     # -- querysets -----------------------------------------------------------
 
     def chain_of(self, node: libcst.BaseExpression) -> Chain | None:
-        calls: list[tuple[str, libcst.Call]] = []
         if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Slice):
             node = node.value  # ``qs[:50]`` is still a queryset
-        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-            name = node.func.attr.value
-            if name not in KNOWN_METHODS:
-                return None
-            calls.append((name, node))
-            node = node.func.value
+        calls, node = split_chain(node)
+        if any(name not in KNOWN_METHODS for name, _ in calls):
+            return None
         calls.reverse()
         if isinstance(node, cst.Name):
             base = self.frames[-1].get(node.value)
@@ -143,19 +157,19 @@ class QuerysetLoops(Rule, register=False):
     def _plain_manager(self, project: ProjectIndex, ref: ClassRef, manager: str) -> bool:
         """``Model.<manager>`` hands out the model's rows as Django's manager does:
         the default ``objects``, or a declared manager without its own ``get_queryset()``."""
+        if project.has_unreadable_base(ref):
+            return False
         for item in project.ancestry(ref):
-            if isinstance(item, str):
-                if project.is_project_name(item):
-                    return False  # a project base we cannot read
-                continue
-            for facts in item.facts.fields:
+            for facts in () if isinstance(item, str) else item.facts.fields:
                 if facts.name != manager:
                     continue
                 if facts.field_class in _PLAIN_MANAGERS:
                     return True
                 owner = project.resolve_class(facts.field_class)
-                return owner is not None and project.method(owner, "get_queryset") is None and all(
-                    not (isinstance(base, str) and project.is_project_name(base)) for base in project.ancestry(owner)
+                return (
+                    owner is not None
+                    and project.method(owner, "get_queryset") is None
+                    and not project.has_unreadable_base(owner)
                 )
         return manager == "objects"
 

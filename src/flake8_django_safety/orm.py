@@ -68,14 +68,20 @@ def qualified_name(context: FileContext, node: libcst.BaseExpression) -> str | N
     return None
 
 
+def split_chain(node: libcst.BaseExpression) -> tuple[list[tuple[str, libcst.Call]], libcst.BaseExpression]:
+    """A call chain's method calls, outermost first, and what the chain starts from:
+    ``Order.objects.filter(...).get()`` -> [get, filter], ``Order.objects``."""
+    calls: list[tuple[str, libcst.Call]] = []
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        calls.append((node.func.attr.value, node))
+        node = node.func.value
+    return calls, node
+
+
 def call_chain(node: libcst.BaseExpression) -> list[str]:
     """The method names of a call chain, outermost first:
     ``Order.objects.filter(...).select_for_update().get()`` -> get, select_for_update, filter."""
-    names: list[str] = []
-    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-        names.append(node.func.attr.value)
-        node = node.func.value
-    return names
+    return [name for name, _ in split_chain(node)[0]]
 
 
 def resolve_class(context: FileContext, node: libcst.BaseExpression) -> ClassRef | None:

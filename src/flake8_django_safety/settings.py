@@ -148,6 +148,11 @@ class Settings:
                 return True
         return False
 
+    @staticmethod
+    def is_migration_file(filename: str) -> bool:
+        """A file in a ``migrations`` folder: it runs once, in one process."""
+        return "migrations" in filename.replace("\\", "/").split("/")[:-1]
+
     # -- construction -----------------------------------------------------------
 
     @classmethod

@@ -394,12 +394,16 @@ class ProjectIndex:
         prefilter asks it for each model name a file mentions)."""
         known = self._skips.get(ref.qualname)
         if known is None:
-            if any(isinstance(item, str) and self.is_project_name(item) for item in self.ancestry(ref)):
+            if self.has_unreadable_base(ref):
                 known = False  # a project base we could not read may validate in save()
             else:
                 known = self.is_model(ref) and bool(self.validation_hooks(ref)) and not self.validates_itself(ref)
             self._skips[ref.qualname] = known
         return known
+
+    def has_unreadable_base(self, ref: ClassRef) -> bool:
+        """A base of ``ref`` is a project class the index cannot read: it may do anything."""
+        return any(isinstance(item, str) and self.is_project_name(item) for item in self.ancestry(ref))
 
     def is_model(self, ref: ClassRef) -> bool:
         return any(isinstance(item, str) and item in MODEL_BASES for item in self.ancestry(ref))

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from flake8_django_safety.loops import COLUMN_RELATIONS, MANY, Loop, QuerysetLoops, field_facts, literal_lookups
+from flake8_django_safety.loops import COLUMN_RELATIONS, MANY, Loop, QuerysetLoops, literal_lookups
 
 if TYPE_CHECKING:
     import libcst
@@ -79,10 +79,6 @@ class DeferredFieldAccess(QuerysetLoops):
     options = ("test_patterns",)
 
     @classmethod
-    def applies_to_file(cls, filename: str, settings: Settings) -> bool:
-        return not settings.is_test_file(filename) and "migrations" not in filename.replace("\\", "/").split("/")
-
-    @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
         return ".only(" in text.text or ".defer(" in text.text
 
@@ -108,16 +104,19 @@ class DeferredFieldAccess(QuerysetLoops):
         )
 
     def _deferred(self, loop: Loop) -> tuple[str, set[str]] | None:
-        """(``only`` / ``defer``, the project-declared fields the chain leaves out)."""
+        """(``only`` / ``defer``, the project-declared fields the chain leaves out),
+        worked out once per loop."""
+        if "deferred" not in loop.memo:
+            loop.memo["deferred"] = self._work_out_deferred(loop)
+        return cast("tuple[str, set[str]] | None", loop.memo["deferred"])
+
+    def _work_out_deferred(self, loop: Loop) -> tuple[str, set[str]] | None:
         calls = [(name, call) for name, call in loop.chain.calls if name in ("only", "defer")]
         if not calls or len({name for name, _ in calls}) > 1:
             return None
-        project = self.context.project
-        if project is None:
-            return None
         fields = {
             name
-            for name, kind in field_facts(project, loop.chain.model).items()
+            for name, kind in self.fields(loop.chain.model).items()
             if (kind.endswith("Field") and kind not in MANY) or kind in COLUMN_RELATIONS
         }
         named: set[str] = set()

@@ -10,7 +10,6 @@ from flake8_django_safety.loops import (
     MANY,
     Loop,
     QuerysetLoops,
-    field_facts,
     literal_lookups,
 )
 
@@ -23,6 +22,8 @@ if TYPE_CHECKING:
 
 #: ``for row in Model.objects...`` / ``[... for row in Model.objects...]``.
 _LOOP_OVER_MANAGER = re.compile(r"\bfor\s+\w+\s+in\s+[\w.]+\.objects\b")
+#: ``for row in rows``: the name a loop iterates.
+_LOOP_OVER_NAME = re.compile(r"\bfor\s+\w+\s+in\s+(\w+)\b")
 #: ``rows = Model.objects...``: a local a loop may iterate later.
 _QUERYSET_LOCAL = re.compile(r"^[ \t]*(\w+)[ \t]*=[ \t]*[\w.]+\.objects\b", re.MULTILINE)
 
@@ -109,18 +110,14 @@ class NPlusOneRelatedAccess(QuerysetLoops):
     options = ("test_patterns",)
 
     @classmethod
-    def applies_to_file(cls, filename: str, settings: Settings) -> bool:
-        return not settings.is_test_file(filename) and "migrations" not in filename.replace("\\", "/").split("/")
-
-    @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
         source = text.text
         if ".objects" not in source or "for " not in source:
             return False
         if _LOOP_OVER_MANAGER.search(source):
             return True
-        names = {match.group(1) for match in _QUERYSET_LOCAL.finditer(source)}
-        return any(re.search(rf"\bfor\s+\w+\s+in\s+{name}\b", source) for name in names)
+        locals_ = {match.group(1) for match in _QUERYSET_LOCAL.finditer(source)}
+        return bool(locals_) and not locals_.isdisjoint(match.group(1) for match in _LOOP_OVER_NAME.finditer(source))
 
     def __init__(self, context: FileContext) -> None:
         super().__init__(context)
@@ -171,11 +168,9 @@ class NPlusOneRelatedAccess(QuerysetLoops):
         return any(position < depth for depth in self.group_depths)
 
     def _kind(self, loop: Loop, name: str) -> str | None:
+        kind = self.fields(loop.chain.model).get(name)
         project = self.context.project
-        if project is None:
-            return None
-        kind = field_facts(project, loop.chain.model).get(name)
-        if kind is None:
+        if kind is None and project is not None:
             kind = project.reverse_relations(loop.chain.model).get(name)
         return kind
 
@@ -229,7 +224,7 @@ def _prefetch_lookups(call: libcst.Call) -> list[str] | None:
         if isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
             found.append(value.evaluated_value)
             continue
-        if not (isinstance(value, cst.Call) and _name(value.func) == "Prefetch" and value.args):
+        if not (isinstance(value, cst.Call) and _last_name(value.func) == "Prefetch" and value.args):
             return None
         lookup = value.args[0].value
         if value.args[0].keyword is not None or not isinstance(lookup, cst.SimpleString):
@@ -243,12 +238,10 @@ def _prefetch_lookups(call: libcst.Call) -> list[str] | None:
     return found
 
 
-def _name(node: libcst.BaseExpression) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return node.attr.value
-    return None
+def _last_name(node: libcst.BaseExpression) -> str | None:
+    """``Prefetch`` for ``Prefetch`` and ``models.Prefetch``."""
+    name = cst.helpers.get_full_name_for_node(node)
+    return None if name is None else name.rpartition(".")[2]
 
 
 def _starts_a_group(node: libcst.If) -> bool:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
-from flake8_django_safety.orm import PAIR_READS, QUERYSET_METHODS, ROW_READS, SAVES, call_chain, field_names_argument
+from flake8_django_safety.orm import PAIR_READS, QUERYSET_METHODS, ROW_READS, SAVES, field_names_argument, split_chain
 from flake8_django_safety.rule import FileContext, Fix, Rule, Safety
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ class ReadModifyWriteRace(Rule):
     @classmethod
     def applies_to_file(cls, filename: str, settings: Settings) -> bool:
         # Migrations run once, in one process: nothing races them.
-        return not settings.is_test_file(filename) and "migrations" not in filename.replace("\\", "/").split("/")
+        return not settings.is_test_file(filename) and not settings.is_migration_file(filename)
 
     @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
@@ -227,11 +227,10 @@ class ReadModifyWriteRace(Rule):
         local bound to a locking queryset."""
         if isinstance(node, cst.Await):
             node = node.expression
-        if "select_for_update" in call_chain(node):
+        calls, root = split_chain(node)
+        if any(name == "select_for_update" for name, _ in calls):
             return True
-        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-            node = node.func.value
-        return isinstance(node, cst.Name) and self.frames[-1].querysets.get(node.value, False)
+        return isinstance(root, cst.Name) and self.frames[-1].querysets.get(root.value, False)
 
     def _loaded_key(self, node: libcst.BaseExpression) -> str | None:
         """``obj`` / ``item.product`` when it names a row read without a lock."""
