@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -75,16 +76,20 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def articles() -> int:
+def articles() -> Iterator[int]:
     setup_django()
     from loading_app.models import Article, Author, Tag
+
+    assert not Article.objects.exists(), "another test module left articles behind"
 
     tags = [Tag.objects.create(name=f"tag{i}") for i in range(3)]
     for i in range(ROWS):
         author = Author.objects.create(name=f"author{i}")
         article = Article.objects.create(title=f"t{i}", body=f"body {i} " * 50, author=author)
         article.tags.set(tags[: i % 3 + 1])
-    return ROWS
+    yield ROWS
+    for model in (Article, Author, Tag):
+        model.objects.all().delete()
 
 
 def _codes(source: str, code: str) -> list[str]:

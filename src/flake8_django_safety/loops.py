@@ -108,6 +108,99 @@ def _field_kind(project: ProjectIndex, field_class: str) -> str:
     return last
 
 
+def queryset_chain(
+    context: FileContext, node: libcst.BaseExpression, local_chains: dict[str, Chain]
+) -> Chain | None:
+    """The queryset ``node`` builds from ``Model.<manager>`` of a project model, or
+    from a local bound to one (``local_chains``); None when any step is unknown."""
+    if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Slice):
+        node = node.value  # ``qs[:50]`` is still a queryset
+    calls, node = split_chain(node)
+    if any(name not in KNOWN_METHODS for name, _ in calls):
+        return None
+    calls.reverse()
+    if isinstance(node, cst.Name):
+        base = local_chains.get(node.value)
+        return None if base is None else base.then(calls)
+    if not isinstance(node, cst.Attribute):
+        return None
+    project = context.project
+    ref = resolve_class(context, node.value)
+    if project is None or ref is None or not project.is_model(ref) or not plain_manager(project, ref, node.attr.value):
+        return None
+    return Chain(ref, tuple(calls))
+
+
+def plain_manager(project: ProjectIndex, ref: ClassRef, manager: str) -> bool:
+    """``Model.<manager>`` hands out the model's rows as Django's manager does:
+    the default ``objects``, or a declared manager without its own ``get_queryset()``."""
+    if project.has_unreadable_base(ref):
+        return False
+    for item in project.ancestry(ref):
+        for facts in () if isinstance(item, str) else item.facts.fields:
+            if facts.name != manager:
+                continue
+            if facts.field_class in _PLAIN_MANAGERS:
+                return True
+            owner = project.resolve_class(facts.field_class)
+            return (
+                owner is not None
+                and project.method(owner, "get_queryset") is None
+                and not project.has_unreadable_base(owner)
+            )
+    return manager == "objects"
+
+
+def loaded_relations(chain: Chain, *, forward: bool) -> set[str] | None:
+    """The relations the chain loads (first lookup segment); None when it may
+    load anything (``select_related()`` with no arguments for forward
+    relations, or arguments that are not literals)."""
+    loaded: set[str] = set()
+    for name, call in chain.calls:
+        if name not in ("select_related", "prefetch_related"):
+            continue
+        if name == "select_related" and not call.args:
+            if forward:
+                return None
+            continue
+        lookups = _prefetch_lookups(call) if name == "prefetch_related" else literal_lookups(call)
+        if lookups is None:
+            return None
+        loaded.update(lookup.split("__")[0] for lookup in lookups)
+    return loaded
+
+
+def _prefetch_lookups(call: libcst.Call) -> list[str] | None:
+    """``prefetch_related("tags", Prefetch("author__books"), Prefetch("x", to_attr="y"))``:
+    the lookups that fill the related managers (a one-segment ``to_attr`` fills ``y`` instead)."""
+    found: list[str] = []
+    for arg in call.args:
+        value = arg.value
+        if arg.keyword is not None or arg.star:
+            return None
+        if isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
+            found.append(value.evaluated_value)
+            continue
+        if not (isinstance(value, cst.Call) and _last_name(value.func) == "Prefetch" and value.args):
+            return None
+        lookup = value.args[0].value
+        if value.args[0].keyword is not None or not isinstance(lookup, cst.SimpleString):
+            return None
+        text = lookup.evaluated_value
+        if not isinstance(text, str):
+            return None
+        to_attr = any(arg.keyword is not None and arg.keyword.value == "to_attr" for arg in value.args)
+        if "__" in text or not to_attr:
+            found.append(text)
+    return found
+
+
+def _last_name(node: libcst.BaseExpression) -> str | None:
+    """``Prefetch`` for ``Prefetch`` and ``models.Prefetch``."""
+    name = cst.helpers.get_full_name_for_node(node)
+    return None if name is None else name.rpartition(".")[2]
+
+
 class QuerysetLoops(Rule, register=False):
     """Tracks loops over querysets; subclasses look at the loop variable's attributes."""
 
@@ -137,41 +230,7 @@ class QuerysetLoops(Rule, register=False):
     # -- querysets -----------------------------------------------------------
 
     def chain_of(self, node: libcst.BaseExpression) -> Chain | None:
-        if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Slice):
-            node = node.value  # ``qs[:50]`` is still a queryset
-        calls, node = split_chain(node)
-        if any(name not in KNOWN_METHODS for name, _ in calls):
-            return None
-        calls.reverse()
-        if isinstance(node, cst.Name):
-            base = self.frames[-1].get(node.value)
-            return None if base is None else base.then(calls)
-        if not isinstance(node, cst.Attribute):
-            return None
-        project = self.context.project
-        ref = resolve_class(self.context, node.value)
-        if project is None or ref is None or not project.is_model(ref) or not self._plain_manager(project, ref, node.attr.value):
-            return None
-        return Chain(ref, tuple(calls))
-
-    def _plain_manager(self, project: ProjectIndex, ref: ClassRef, manager: str) -> bool:
-        """``Model.<manager>`` hands out the model's rows as Django's manager does:
-        the default ``objects``, or a declared manager without its own ``get_queryset()``."""
-        if project.has_unreadable_base(ref):
-            return False
-        for item in project.ancestry(ref):
-            for facts in () if isinstance(item, str) else item.facts.fields:
-                if facts.name != manager:
-                    continue
-                if facts.field_class in _PLAIN_MANAGERS:
-                    return True
-                owner = project.resolve_class(facts.field_class)
-                return (
-                    owner is not None
-                    and project.method(owner, "get_queryset") is None
-                    and not project.has_unreadable_base(owner)
-                )
-        return manager == "objects"
+        return queryset_chain(self.context, node, self.frames[-1])
 
     # -- functions and locals ----------------------------------------------------
 

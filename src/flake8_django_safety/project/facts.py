@@ -27,6 +27,10 @@ class FieldFacts:
     #: First positional argument or ``to=``, for relations (``"app.Model"``, a class name).
     target: str | None = None
     related_name: str | None = None
+    #: DRF serializer fields: ``source=``, ``many=True`` and ``method_name=`` when literal.
+    source: str | None = None
+    many: bool = False
+    method_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,11 @@ class MethodFacts:
     calls: frozenset[str] = frozenset()
     #: Has a ``raise`` / ``assert`` of its own.
     raises: bool = False
+    #: Attribute paths read on the first parameter after ``self`` (a serializer
+    #: method's ``obj``): ``obj.author.name`` -> ``author.name``, ``obj.tags.all()``
+    #: -> ``tags.all``. None when the parameter is used any other way (passed on,
+    #: returned, subscripted): it may then be read in full.
+    param_paths: frozenset[str] | None = frozenset()
 
 
 @dataclass(frozen=True)
@@ -352,18 +361,22 @@ def _field(name: str, call: ast.Call, module: ModuleFacts) -> FieldFacts | None:
         target = call.args[0].value
     elif call.args and (dotted := dotted_name(call.args[0])) is not None:
         target = module.qualify(dotted)
-    related = None
+    literal: dict[str, object] = {}
     for keyword in call.keywords:
         if keyword.arg == "to":
             target = _literal_or_name(keyword.value, module)
-        elif keyword.arg == "related_name" and isinstance(keyword.value, ast.Constant):
-            related = str(keyword.value.value)
+        elif keyword.arg is not None and isinstance(keyword.value, ast.Constant):
+            literal[keyword.arg] = keyword.value.value
+    related, source, method_name = (literal.get(key) for key in ("related_name", "source", "method_name"))
     return FieldFacts(
         name=name,
         field_class=module.qualify(callee),
         has_validators=any(k.arg == "validators" for k in call.keywords),
         target=target,
-        related_name=related,
+        related_name=None if related is None else str(related),
+        source=source if isinstance(source, str) else None,
+        many=literal.get("many") is True,
+        method_name=method_name if isinstance(method_name, str) else None,
     )
 
 
@@ -498,7 +511,34 @@ def _method_facts(
         may_raise=may_raise,
         calls=frozenset(calls),
         raises=raises,
+        param_paths=_param_paths(function),
     )
+
+
+def _param_paths(function: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str] | None:
+    """See ``MethodFacts.param_paths``: up to two attribute names per use."""
+    if len(function.args.args) < 2:
+        return frozenset()
+    param = function.args.args[1].arg
+    parents: dict[int, ast.AST] = {}
+    for node in ast.walk(function):
+        for child in ast.iter_child_nodes(node):
+            parents[id(child)] = node
+    paths: set[str] = set()
+    for node in ast.walk(function):
+        if not (isinstance(node, ast.Name) and node.id == param and isinstance(node.ctx, ast.Load)):
+            continue
+        parent = parents.get(id(node))
+        if isinstance(parent, (ast.Compare, ast.BoolOp)) or (isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not)):
+            continue  # ``obj is None``, ``if not obj``: nothing read
+        if not isinstance(parent, ast.Attribute):
+            return None
+        path = parent.attr
+        grand = parents.get(id(parent))
+        if isinstance(grand, ast.Attribute):
+            path = f"{path}.{grand.attr}"
+        paths.add(path)
+    return frozenset(paths)
 
 
 def _is_super_call(node: ast.AST) -> bool:

@@ -4,6 +4,7 @@ from flake8_django_safety.rules import (  # noqa: F401 - imported to register
     bulk_write_skips_validation,
     create_without_full_clean,
     deferred_field_access,
+    list_view_loads_heavy_columns,
     lock_outlives_transaction,
     n_plus_one_related_access,
     read_modify_write_race,

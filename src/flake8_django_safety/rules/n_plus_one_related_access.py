@@ -4,13 +4,14 @@ import re
 from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
+from flake8_django_safety.endpoints import list_endpoint, list_serializers, mentions_list_endpoint, serializer_shape
 from flake8_django_safety.loops import (
     COLUMN_RELATIONS,
     FORWARD,
     MANY,
     Loop,
     QuerysetLoops,
-    literal_lookups,
+    loaded_relations,
 )
 
 if TYPE_CHECKING:
@@ -29,6 +30,11 @@ _QUERYSET_LOCAL = re.compile(r"^[ \t]*(\w+)[ \t]*=[ \t]*[\w.]+\.objects\b", re.M
 
 #: Related-manager methods that run a query per row unless the relation was prefetched.
 _MANAGER_READS = frozenset({"all", "count", "exists", "first", "last"})
+#: The serializer form, reported on the list endpoint's queryset.
+SERIALIZER_MESSAGE = (
+    "N+1 queries: {fields} of serializer `{serializer}` {verb} `{relation}` once per `{model}` row "
+    'of this list endpoint; load it with `{method}("{relation}")` on the queryset'
+)
 
 
 class NPlusOneRelatedAccess(QuerysetLoops):
@@ -112,6 +118,8 @@ class NPlusOneRelatedAccess(QuerysetLoops):
     @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
         source = text.text
+        if "serializer_class" in source and mentions_list_endpoint(source):
+            return True
         if ".objects" not in source or "for " not in source:
             return False
         if _LOOP_OVER_MANAGER.search(source):
@@ -127,6 +135,42 @@ class NPlusOneRelatedAccess(QuerysetLoops):
         self.group_bodies: set[int] = set()
         #: For each group body being visited: how many loops enclose it.
         self.group_depths: list[int] = []
+
+    def visit_ClassDef(self, node: libcst.ClassDef) -> None:
+        """The serializer form: a DRF list endpoint whose serializer follows
+        relations the endpoint's queryset does not load."""
+        endpoint = list_endpoint(self.context, node)
+        project = self.context.project
+        if endpoint is None or project is None or not endpoint.drf:
+            return
+        serializers = list_serializers(self.context, endpoint)
+        shape = None if serializers is None else serializer_shape(project, serializers[0])
+        if shape is None or not shape.accesses:
+            return
+        for queryset in endpoint.querysets:
+            chain = queryset.chain
+            if chain is None or chain.model.qualname != shape.model.qualname or {"values", "values_list"} & set(chain.names()):
+                continue
+            kinds = self.fields(chain.model)
+            for relation in dict.fromkeys(access.relation for access in shape.accesses):
+                accesses = [access for access in shape.accesses if access.relation == relation]
+                forward = any(access.forward for access in accesses)
+                loaded = loaded_relations(chain, forward=forward)
+                if loaded is None or relation in loaded:
+                    continue
+                fields = sorted({access.field for access in accesses})
+                method = "select_related" if forward and kinds.get(relation) in COLUMN_RELATIONS else "prefetch_related"
+                self.report(
+                    queryset.node,
+                    SERIALIZER_MESSAGE.format(
+                        fields=("fields " if len(fields) > 1 else "field ") + ", ".join(f"`{name}`" for name in fields),
+                        serializer=shape.name,
+                        verb="read" if len(fields) > 1 else "reads",
+                        relation=relation,
+                        model=chain.model.facts.name,
+                        method=method,
+                    ),
+                )
 
     def visit_If(self, node: libcst.If) -> None:
         if self.loops and _starts_a_group(node):
@@ -177,7 +221,7 @@ class NPlusOneRelatedAccess(QuerysetLoops):
     def _check(self, loop: Loop, node: libcst.CSTNode, relation: str, *, forward: bool) -> None:
         if relation in loop.reported or self._once_per_group(loop):
             return
-        loaded = _loaded(loop, forward=forward)
+        loaded = loaded_relations(loop.chain, forward=forward)
         if loaded is None or relation in loaded:
             return
         loop.reported.add(relation)
@@ -189,59 +233,6 @@ class NPlusOneRelatedAccess(QuerysetLoops):
             method = "select_related" if forward and kind != "GenericForeignKey" else "prefetch_related"
             advice = f'load the relation with `{method}("{relation}")` on the queryset'
         self.report(node, self.message.format(access=access, model=loop.chain.model.facts.name, advice=advice))
-
-
-def _loaded(loop: Loop, *, forward: bool) -> set[str] | None:
-    """The relations the chain loads (first lookup segment); None when it may
-    load anything (``select_related()`` with no arguments for forward
-    relations, or arguments this rule cannot read)."""
-    loaded: set[str] = set()
-    for name, call in loop.chain.calls:
-        if name not in ("select_related", "prefetch_related"):
-            continue
-        if name == "select_related" and not call.args:
-            if forward:
-                return None
-            continue
-        if name == "prefetch_related":
-            lookups = _prefetch_lookups(call)
-        else:
-            lookups = literal_lookups(call)
-        if lookups is None:
-            return None
-        loaded.update(lookup.split("__")[0] for lookup in lookups)
-    return loaded
-
-
-def _prefetch_lookups(call: libcst.Call) -> list[str] | None:
-    """``prefetch_related("tags", Prefetch("author__books"), Prefetch("x", to_attr="y"))``:
-    the lookups that fill the related managers (a one-segment ``to_attr`` fills ``y`` instead)."""
-    found: list[str] = []
-    for arg in call.args:
-        value = arg.value
-        if arg.keyword is not None or arg.star:
-            return None
-        if isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
-            found.append(value.evaluated_value)
-            continue
-        if not (isinstance(value, cst.Call) and _last_name(value.func) == "Prefetch" and value.args):
-            return None
-        lookup = value.args[0].value
-        if value.args[0].keyword is not None or not isinstance(lookup, cst.SimpleString):
-            return None
-        text = lookup.evaluated_value
-        if not isinstance(text, str):
-            return None
-        to_attr = any(arg.keyword is not None and arg.keyword.value == "to_attr" for arg in value.args)
-        if "__" in text or not to_attr:
-            found.append(text)
-    return found
-
-
-def _last_name(node: libcst.BaseExpression) -> str | None:
-    """``Prefetch`` for ``Prefetch`` and ``models.Prefetch``."""
-    name = cst.helpers.get_full_name_for_node(node)
-    return None if name is None else name.rpartition(".")[2]
 
 
 def _starts_a_group(node: libcst.If) -> bool:
