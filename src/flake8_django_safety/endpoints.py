@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import libcst
 
     from flake8_django_safety.project import ClassRef, ProjectIndex
-    from flake8_django_safety.project.facts import FieldFacts
+    from flake8_django_safety.project.facts import FieldFacts, MethodFacts
     from flake8_django_safety.rule import FileContext
 
 #: Bases (as the index names classes it cannot read) that make a Django list view.
@@ -126,7 +126,22 @@ def list_endpoint(context: FileContext, node: libcst.ClassDef) -> Endpoint | Non
             for small in statement.body:
                 if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
                     endpoint.attributes[small.targets[0].target.value] = small
-    if endpoint.methods.keys() & _OPAQUE_VIEW_METHODS:
+    inherited: dict[str, MethodFacts] = {}
+    for item in project.ancestry(ref):
+        if isinstance(item, str) or item is ref or item.qualname == ref.qualname:
+            continue
+        for name, facts in item.facts.method_facts.items():
+            inherited.setdefault(name, facts)
+        if any(facts.name == "queryset" for facts in item.facts.fields) and "queryset" not in endpoint.attributes:
+            return None  # rows from a base's ``queryset``
+    own = endpoint.methods.keys()
+    if (own | inherited.keys()) & _OPAQUE_VIEW_METHODS:
+        return None
+    for name in ("get_queryset", "get_serializer_class", "get_template_names"):
+        if name in inherited and name not in own:
+            return None  # decided by a base class in code this module does not walk
+    base_context = inherited.get("get_context_data")
+    if base_context is not None and base_context.touches_rows:
         return None
     endpoint.querysets = _querysets(context, endpoint)
     return endpoint if endpoint.querysets else None
@@ -139,6 +154,13 @@ def _querysets(context: FileContext, endpoint: Endpoint) -> list[Queryset]:
         return [] if base is None else [base]
     found: list[Queryset] = []
     local_chains: dict[str, Chain] = {}
+    model_attr = endpoint.attributes.get("model")
+    model = resolve_class(context, model_attr.value) if model_attr is not None else None
+    if model is None and base is not None and base.chain is not None:
+        model = base.chain.model
+    if model is not None:
+        # ``self.model._default_manager...``: the same rows as ``Model._default_manager...``
+        local_chains["self.model"] = Chain(model)
     for statement in _statements(method.body):
         if isinstance(statement, cst.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0].target, cst.Name):
             chain = _chain(context, statement.value, local_chains, base)
@@ -180,6 +202,18 @@ def _chain(
         rest = calls[:-1]
     elif cst.helpers.get_full_name_for_node(root) == "self.queryset":
         rest = calls
+    elif (
+        isinstance(root, cst.Attribute)
+        and cst.helpers.get_full_name_for_node(root.value) == "self.model"
+        and "self.model" in local_chains
+    ):
+        model = local_chains["self.model"].model
+        project = context.project
+        if project is None or not project.is_model(model) or not plain_manager(project, model, root.attr.value):
+            return None
+        if any(name not in KNOWN_METHODS for name, _ in calls):
+            return None
+        return Chain(model).then(list(reversed(calls)))
     else:
         return queryset_chain(context, node, local_chains)
     if base is None or base.chain is None or any(name not in KNOWN_METHODS for name, _ in rest):
@@ -202,25 +236,9 @@ def _base_queryset(context: FileContext, endpoint: Endpoint) -> Queryset | None:
     model = resolve_class(context, assign.value)
     if project is None or model is None or not project.is_model(model) or project.has_unreadable_base(model):
         return None
-    if not plain_manager(project, model, _default_manager(project, model)):
+    if not plain_manager(project, model, "_default_manager"):
         return None  # ``ListView`` reads ``_default_manager``: it may filter or defer
     return Queryset(assign.value, Chain(model))
-
-
-def _default_manager(project: ProjectIndex, model: ClassRef) -> str:
-    """The name of the model's default manager: ``Meta.default_manager_name``, else
-    the first manager declared (own fields first), else ``objects``."""
-    for item in project.ancestry(model):
-        if isinstance(item, str):
-            continue
-        named = item.facts.meta.get("default_manager_name")
-        if isinstance(named, str):
-            return named
-        for facts in item.facts.fields:
-            last = facts.field_class.rpartition(".")[2]
-            if (last.endswith("Manager") and last not in MANY) or last == "as_manager":
-                return facts.name
-    return "objects"
 
 
 # -- serializers -----------------------------------------------------------------
@@ -512,9 +530,29 @@ def _is_heavy(project: ProjectIndex, field_class: str) -> bool:
 _TAG = re.compile(r"\{\{(.*?)\}\}|\{%(.*?)%\}", re.DOTALL)
 _WORD = re.compile(r"[A-Za-z_]\w*")
 _REFERENCE = re.compile(r"^\s*(extends|include|import|from)\s+(\S+)")
-#: Tag libraries of Django itself: they cannot read a row's attributes behind our back.
-_DJANGO_LIBRARIES = frozenset({"static", "i18n", "l10n", "tz", "cache", "humanize", "admin_urls", "log"})
+_FOR = re.compile(r"^\s*for\s+(.+?)\s+in\s")
+_WITH = re.compile(r"(\w+)\s*=\s*([A-Za-z_]\w*)(?=\s|$)")
+_FILTER = re.compile(r"([A-Za-z_]\w*)\s*\|\s*([A-Za-z_]\w*)")
 _SKIPPED_FOLDERS = frozenset({"node_modules", "site-packages", "__pycache__", "venv", ".venv", "env", ".tox", "build", "dist"})
+#: Tags of Django's template language and its contrib libraries: none reads a
+#: row's attributes beyond what the template names.
+_DJANGO_TAGS = frozenset(
+    """autoescape block comment csrf_token cycle debug extends filter firstof for empty if elif else
+    ifchanged include load lorem now regroup resetcycle spaceless templatetag url verbatim widthratio with
+    trans translate blocktrans blocktranslate plural get_current_language get_available_languages
+    get_language_info get_current_language_bidi language static get_static_prefix get_media_prefix
+    localize localtime timezone get_current_timezone cache as and or not in is""".split()
+)
+#: Django's built-in filters.
+_DJANGO_FILTERS = frozenset(
+    """add addslashes capfirst center cut date default default_if_none dictsort dictsortreversed
+    divisibleby escape escapejs escapeseq filesizeformat first floatformat force_escape get_digit iriencode
+    join json_script last length length_is linebreaks linebreaksbr linenumbers ljust lower make_list
+    phone2numeric pluralize pprint random rjust safe safeseq slice slugify stringformat striptags time
+    timesince timeuntil title truncatechars truncatechars_html truncatewords truncatewords_html unordered_list
+    upper urlencode urlize urlizetrunc wordcount wordwrap yesno localize unlocalize localtime utc timezone
+    intcomma intword naturalday naturaltime ordinal apnumber""".split()
+)
 
 
 def template_dirs(project: ProjectIndex) -> list[Path]:
@@ -533,9 +571,11 @@ def template_dirs(project: ProjectIndex) -> list[Path]:
 def template_words(project: ProjectIndex, name: str) -> frozenset[str] | None:
     """The identifiers used inside the tags of template ``name`` and the templates
     it extends, includes or imports; None when any of them cannot be found or
-    read, names its parent with a variable, or loads a tag library that is not
-    Django's own (a custom tag may read any attribute of the row)."""
+    read, names another template with a variable, or hands a whole loop
+    variable (a row, presumably) to a tag or filter that is not Django's own,
+    which may read any attribute of it."""
     words: set[str] = set()
+    tags: list[str] = []
     pending = [name]
     seen: set[str] = set()
     while pending:
@@ -543,30 +583,48 @@ def template_words(project: ProjectIndex, name: str) -> frozenset[str] | None:
         if current in seen:
             continue
         seen.add(current)
-        if len(seen) > 50:
-            return None
-        text = _read_template(project, current)
+        text = None if len(seen) > 50 else _read_template(project, current)
         if text is None:
             return None
         for match in _TAG.finditer(text):
             inside = match.group(1) if match.group(1) is not None else match.group(2)
-            words.update(_WORD.findall(inside))
-            if match.group(2) is None:
-                continue
-            reference = _REFERENCE.match(inside)
+            words.update(_WORD.findall(_strip_strings(inside)))
+            tags.append(inside if match.group(2) is not None else "{{" + inside)
+            reference = _REFERENCE.match(inside) if match.group(2) is not None else None
             if reference is not None:
                 target = reference.group(2)
-                if target[:1] not in "\"'" or target[-1:] != target[:1]:
+                if len(target) < 2 or target[0] not in "\"'" or target[-1] != target[0]:
                     return None
                 pending.append(target[1:-1])
-            stripped = inside.split()
-            if stripped and stripped[0] == "load":
-                libraries = [word for word in stripped[1:] if word != "from"]
-                if "from" in stripped:
-                    libraries = stripped[stripped.index("from") + 1 :]
-                if not set(libraries) <= _DJANGO_LIBRARIES:
-                    return None
-    return frozenset(words)
+    return None if _hands_rows_to_custom_code(tags) else frozenset(words)
+
+
+def _strip_strings(text: str) -> str:
+    return re.sub(r"\"[^\"]*\"|'[^']*'", " ", text)
+
+
+def _hands_rows_to_custom_code(tags: list[str]) -> bool:
+    """A loop variable, bare, is an argument of a custom tag or the input of a custom filter."""
+    rows: set[str] = set()
+    for inside in tags:
+        loop = _FOR.match(inside)
+        if loop is not None:
+            rows.update(_WORD.findall(loop.group(1)))
+    for inside in tags:  # ``{% with item=row %}``: an alias of a row is a row
+        if inside.split()[:1] in (["with"], ["include"]):
+            rows.update(alias for alias, value in _WITH.findall(inside) if value in rows)
+    for inside in tags:
+        text = _strip_strings(inside.removeprefix("{{"))
+        for value, name in _FILTER.findall(text):
+            if value in rows and name not in _DJANGO_FILTERS:
+                return True
+        if inside.startswith("{{"):
+            continue
+        parts = text.split()
+        if parts and parts[0] not in _DJANGO_TAGS and not parts[0].startswith("end"):
+            if any(part in rows for part in parts[1:]) or any(value in rows for _, value in _WITH.findall(text)):
+                return True
+    return False
 
 
 def _read_template(project: ProjectIndex, name: str) -> str | None:

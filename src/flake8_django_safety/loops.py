@@ -131,11 +131,31 @@ def queryset_chain(
     return Chain(ref, tuple(calls))
 
 
+def default_manager(project: ProjectIndex, model: ClassRef) -> str:
+    """The name of the model's default manager: ``Meta.default_manager_name``, else
+    the first manager declared (own fields first), else ``objects``."""
+    for item in project.ancestry(model):
+        if isinstance(item, str):
+            continue
+        named = item.facts.meta.get("default_manager_name")
+        if isinstance(named, str):
+            return named
+        for facts in item.facts.fields:
+            last = facts.field_class.rpartition(".")[2]
+            if (last.endswith("Manager") and last not in MANY) or last == "as_manager":
+                return facts.name
+    return "objects"
+
+
 def plain_manager(project: ProjectIndex, ref: ClassRef, manager: str) -> bool:
     """``Model.<manager>`` hands out the model's rows as Django's manager does:
     the default ``objects``, or a declared manager without its own ``get_queryset()``."""
     if project.has_unreadable_base(ref):
         return False
+    if manager == "_default_manager":
+        manager = default_manager(project, ref)
+    elif manager == "_base_manager":
+        return not any(not isinstance(item, str) and "base_manager_name" in item.facts.meta for item in project.ancestry(ref))
     for item in project.ancestry(ref):
         for facts in () if isinstance(item, str) else item.facts.fields:
             if facts.name != manager:

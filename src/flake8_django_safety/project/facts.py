@@ -61,6 +61,8 @@ class MethodFacts:
     #: -> ``tags.all``. None when the parameter is used any other way (passed on,
     #: returned, subscripted): it may then be read in full.
     param_paths: frozenset[str] | None = frozenset()
+    #: Names a list view's rows by (``object_list``, ``page_obj``, ``paginator``).
+    touches_rows: bool = False
 
 
 @dataclass(frozen=True)
@@ -512,7 +514,17 @@ def _method_facts(
         calls=frozenset(calls),
         raises=raises,
         param_paths=_param_paths(function),
+        touches_rows=any(
+            (isinstance(node, ast.Name) and node.id in _ROW_NAMES)
+            or (isinstance(node, ast.Attribute) and node.attr in _ROW_NAMES)
+            or (isinstance(node, ast.Constant) and node.value in _ROW_NAMES)
+            for node in ast.walk(function)
+        ),
     )
+
+
+#: What a list view's context calls its rows.
+_ROW_NAMES = frozenset({"object_list", "page_obj", "paginator"})
 
 
 def _param_paths(function: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str] | None:

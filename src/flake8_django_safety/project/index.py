@@ -34,7 +34,7 @@ from flake8_django_safety.project.facts import (
 ROOT_MARKERS = ("manage.py", "pyproject.toml", "setup.cfg", "tox.ini", ".flake8", ".git")
 #: Django's model base, under the names code imports it by.
 MODEL_BASES = frozenset({"django.db.models.Model", "django.db.models.base.Model"})
-_CACHE_VERSION = "7"
+_CACHE_VERSION = "8"
 _SETTINGS_MODULE = re.compile(r"""DJANGO_SETTINGS_MODULE["']?\s*[,=:]\s*["']?([A-Za-z_][\w.]*)""")
 #: Model methods that are not "change these fields, then save" helpers.
 _NOT_MUTATORS = VALIDATION_HOOKS | {"save", "asave", "delete", "adelete", "full_clean", "refresh_from_db"}
@@ -197,6 +197,19 @@ class ProjectIndex:
             if found is not None:
                 return found
         return None
+
+    def canonical(self, qualified: str) -> str:
+        """A name that is not a project class, followed through project modules that
+        re-export it to where it comes from: ``pretix.api.serializers.i18n.X``
+        (``from i18nfield.rest_framework import X`` there) -> ``i18nfield.rest_framework.X``."""
+        for _ in range(_MAX_DEPTH):
+            module_name, _, name = qualified.rpartition(".")
+            module = self.module(module_name) if module_name else None
+            target = None if module is None else module.imports.get(name)
+            if target is None or target == qualified:
+                break
+            qualified = target
+        return qualified
 
     def is_project_name(self, qualified: str) -> bool:
         """``qualified`` lives in a project module but did not resolve: something
@@ -385,7 +398,7 @@ class ProjectIndex:
             yield item
             if isinstance(item, ClassRef):
                 for base in reversed(item.facts.bases):
-                    stack.append(self.resolve_class(base) or base)
+                    stack.append(self.resolve_class(base) or self.canonical(base))
 
     # -- Django -----------------------------------------------------------------
 

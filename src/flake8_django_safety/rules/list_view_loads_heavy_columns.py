@@ -56,8 +56,9 @@ class ListViewLoadsHeavyColumns(Rule):
     Silent whenever it cannot see every reader: a serializer with
     `to_representation()` or `get_fields()`, a `SerializerMethodField`
     method that passes the row on, `source="*"`, a view that overrides
-    `list()` or `get()`, a Django view with `get_context_data()` or
-    `get_template_names()`, a template that is not found, names its parent
+    `list()` or `get()`, a Django view with `get_template_names()` or a
+    `get_context_data()` that touches the rows (`object_list`, `page_obj`,
+    the context object name), a template that is not found, names its parent
     with a variable, or loads a tag library other than Django's own (a custom
     tag may read any field). A template "reads" a field when its name
     appears in any tag, which errs on the side of silence. Querysets
@@ -184,7 +185,7 @@ class ListViewLoadsHeavyColumns(Rule):
     def _check_template(
         self, project: ProjectIndex, endpoint: Endpoint, queryset: Queryset, model: ClassRef, heavy: list[str]
     ) -> None:
-        if endpoint.methods.keys() & {"get_context_data", "get_template_names"}:
+        if "get_template_names" in endpoint.methods or self._context_reads_rows(endpoint, model):
             return
         name = _template_name(endpoint, model)
         words = None if name is None else template_words(project, name)
@@ -202,6 +203,21 @@ class ListViewLoadsHeavyColumns(Rule):
         if unread:
             fix = None if queryset.fixable is None else _defer_fix(queryset.fixable, unread)
             self._report(queryset, model, unread, f"template `{name}`", fix)
+
+    def _context_reads_rows(self, endpoint: Endpoint, model: ClassRef) -> bool:
+        """``get_context_data()`` touches the page's rows (``object_list``,
+        ``page_obj``, the context object name): it may read any column."""
+        method = endpoint.methods.get("get_context_data")
+        if method is None:
+            return False
+        code = self.context.module.code_for_node(method)
+        names = ["object_list", "page_obj", "paginator", f"{model.facts.name.lower()}_list"]
+        assign = endpoint.attributes.get("context_object_name")
+        if assign is not None:
+            if not isinstance(assign.value, cst.SimpleString):
+                return True
+            names.append(str(assign.value.evaluated_value))
+        return any(name in code for name in names)
 
     def _report(self, queryset: Queryset, model: ClassRef, unread: list[str], reader: str, fix: Fix | None) -> None:
         columns = ", ".join(f"`{name}`" for name in unread)

@@ -49,6 +49,15 @@ class NPlusOneRelatedAccess(QuerysetLoops):
     `Prefetch()`. The queryset is followed through locals in the same
     function.
 
+    The serializer form: a DRF list endpoint (`ListAPIView`, a viewset with
+    `ListModelMixin`) whose list serializer follows a relation per row — a
+    dotted `source="author.name"`, a nested serializer, a related field other
+    than a primary key, a many-to-many or reverse relation in `Meta.fields`
+    (or `"__all__"`), `depth`, or a `SerializerMethodField` method that reads
+    `obj.author.name` or calls `obj.tags.count()` — while the view's
+    `queryset` or `get_queryset()` does not load it. It is reported on the
+    queryset, where the fix goes, and names the serializer fields.
+
     ## Why is this bad?
     Each access runs one query for one row: a page of 50 rows costs 51
     queries, and the count grows with the data. `select_related()` joins the
@@ -63,7 +72,11 @@ class NPlusOneRelatedAccess(QuerysetLoops):
     literals, and model bases it cannot read. A `Prefetch("tags",
     to_attr="tag_list")` loads `row.tag_list`, not `row.tags.all()`, so the
     latter is still reported. Loops over `values()` / `values_list()` rows
-    are left alone. Test modules are not linted.
+    are left alone. Test modules are not linted. The serializer form is
+    silent when the serializer overrides `to_representation()`, `__init__()`
+    or `get_fields()`, when a method field passes `obj` on, and when the
+    view's queryset is inherited from a base view; relations followed by a
+    nested serializer's own fields are not checked.
 
     ## Example
     ```python
