@@ -34,7 +34,7 @@ from flake8_django_safety.project.facts import (
 ROOT_MARKERS = ("manage.py", "pyproject.toml", "setup.cfg", "tox.ini", ".flake8", ".git")
 #: Django's model base, under the names code imports it by.
 MODEL_BASES = frozenset({"django.db.models.Model", "django.db.models.base.Model"})
-_CACHE_VERSION = "6"
+_CACHE_VERSION = "7"
 _SETTINGS_MODULE = re.compile(r"""DJANGO_SETTINGS_MODULE["']?\s*[,=:]\s*["']?([A-Za-z_][\w.]*)""")
 #: Model methods that are not "change these fields, then save" helpers.
 _NOT_MUTATORS = VALIDATION_HOOKS | {"save", "asave", "delete", "adelete", "full_clean", "refresh_from_db"}
@@ -288,6 +288,53 @@ class ProjectIndex:
                     return module.atomic_requests
                 stack.extend(module.star_imports)
         return False
+
+    def setting(self, key: str) -> list[object] | None:
+        """The value of a setting of ``SETTING_PATHS`` in each settings module (or
+        what it star-imports): a tuple of dotted strings, ``()`` when no module
+        sets it, ``...`` when computed. None when the project has no settings module."""
+        names = self.settings_modules()
+        if not names:
+            return None
+        values: list[object] = []
+        for name in names:
+            value: object = ()
+            seen: set[str] = set()
+            stack = [name]
+            while stack:
+                current = stack.pop()
+                if current in seen or len(seen) > _MAX_DEPTH:
+                    continue
+                seen.add(current)
+                module = self.module(current)
+                if module is None:
+                    if current != name:
+                        value = ...  # star-imports a module we cannot read: it may set it
+                        break
+                    continue
+                if key in module.settings:
+                    value = module.settings[key]
+                    break
+                stack.extend(module.star_imports)
+            values.append(value)
+        return values
+
+    def module_binds(self, module_name: str, name: str, _depth: int = 0) -> bool | None:
+        """Module ``module_name`` binds ``name`` at its top level (itself or through
+        ``import *``); None when the module, or one it star-imports, is not readable."""
+        module = self.module(module_name)
+        if module is None or _depth > _MAX_DEPTH:
+            return None
+        if name in module.names:
+            return True
+        answer: bool | None = False
+        for star in module.star_imports:
+            found = self.module_binds(star, name, _depth + 1)
+            if found:
+                return True
+            if found is None:
+                answer = None
+        return answer
 
     def _resolve_app_model(self, label_model: str, depth: int) -> ClassRef | None:
         """``catalogue.Product`` (from ``get_model``): the class in the one models
