@@ -15,7 +15,9 @@ class AccessPolicyDeadPrincipalOrAction(AccessPolicyRule):
     """
     ## What it does
     Flags a principal or an action of a drf-access-policy `AccessPolicy`
-    statement that can never match a request:
+    statement that can never match a request.
+
+    Flagged:
     - a principal other than `"*"`, `"admin"`, `"staff"`, `"authenticated"`,
       `"anonymous"`, or one starting with the policy's `id_prefix` /
       `group_prefix` (`"id:"` and `"group:"` unless the class, or a project

@@ -22,10 +22,11 @@ class AccessPolicyMissingConditionMethod(AccessPolicyRule):
     500.
 
     ## Known problems
-    Silent when a base class of the policy, or a reusable-conditions module
-    (or a module it star-imports), cannot be read, when the settings compute
-    `reusable_conditions`, and when the policy defines `__getattr__` or
-    overrides how conditions are checked.
+    Silent when no settings module is found and the option is not given (the
+    reusable conditions are unknown), when a base class of the policy, or a
+    reusable-conditions module (or a module it star-imports), cannot be read,
+    when the settings compute `reusable_conditions`, and when the policy
+    defines `__getattr__` or overrides how conditions are checked.
 
     ## Example
     ```python
@@ -99,7 +100,10 @@ class AccessPolicyMissingConditionMethod(AccessPolicyRule):
         if project is None:
             return None
         modules = list(self.settings.reusable_conditions)
-        for value in project.setting("reusable_conditions") or ():
+        values = project.setting("reusable_conditions")
+        if values is None and not modules:
+            return None  # no settings module found: its reusable conditions are unknown
+        for value in values or ():
             if not isinstance(value, tuple):
                 return None  # computed in the settings
             modules += value

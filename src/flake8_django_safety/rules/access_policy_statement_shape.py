@@ -12,10 +12,12 @@ if TYPE_CHECKING:
 class AccessPolicyStatementShape(AccessPolicyRule):
     """
     ## What it does
-    Flags a statement of a drf-access-policy `AccessPolicy` subclass (a dict
-    literal in `statements = [...]` or in the list `get_policy_statements()`
-    returns, or a `Statement(...)` call) that drf-access-policy cannot apply as
-    written:
+    Flags a statement of a drf-access-policy `AccessPolicy` subclass that
+    drf-access-policy cannot apply as written: a missing key, an effect other
+    than `"allow"` / `"deny"`, or an unknown key.
+
+    Statements are dict literals in `statements = [...]` or in the list
+    `get_policy_statements()` returns, and `Statement(...)` calls. Flagged:
     - no `principal` or no `action`;
     - a dict with no `effect`;
     - an `effect` other than exactly `"allow"` or `"deny"`;
