@@ -200,7 +200,10 @@ def test_djs904_missing_condition_method_raises(users) -> None:
             return request.user.username == "stella"
     """
     flagged, corrected = _case(
-        statement.format(expr="is_editor or is_owner"), statement.format(expr="is_editor"), "DJS904"
+        statement.format(expr="is_editor or is_owner"),
+        statement.format(expr="is_editor"),
+        "DJS904",
+        API_PROJECT,  # a project with settings: its reusable conditions are known
     )
     with pytest.raises(AccessPolicyException, match="is_owner"):
         _request(flagged["ArticlePolicy"], users["user"])
