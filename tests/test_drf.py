@@ -39,7 +39,7 @@ def _project(tmp_path: Path, settings: str | None, extra: dict[str, str] | None 
     package.mkdir()
     (package / "__init__.py").write_text("")
     if settings is not None:
-        (package / "settings.py").write_text(textwrap.dedent(settings))
+        (package / "settings.py").write_text("SECRET_KEY = 'fixture'\n" + textwrap.dedent(settings))
     for name, text in (extra or {}).items():
         (tmp_path / name).write_text(textwrap.dedent(text))
     return package
@@ -82,6 +82,19 @@ def test_djs906_follows_star_imports_of_the_settings(tmp_path: Path) -> None:
     package = _project(open_default, "from .base import *\n")
     (package / "base.py").write_text("REST_FRAMEWORK = {'PAGE_SIZE': 5}\n")
     assert _codes(package, VIEW, "DJS906") == [5]
+
+
+@pytest.mark.parametrize("name", ["tests/settings.py", "settings_pkg/settings.py"])
+def test_djs906_ignores_test_settings_and_modules_named_settings(tmp_path: Path, name: str) -> None:
+    """Only a deployable settings module decides: a test project's settings, or a
+    module named ``settings`` that binds no Django setting (an app, DRF's own
+    ``rest_framework.settings``), does not."""
+    (tmp_path / "setup.cfg").write_text("[flake8]\n")
+    path = tmp_path / name
+    path.parent.mkdir()
+    (path.parent / "__init__.py").write_text("")
+    path.write_text("SECRET_KEY = 'x'\n" if name.startswith("tests") else "api_settings = object()\n")
+    assert _codes(tmp_path, VIEW, "DJS906") == []
 
 
 def test_djs904_reusable_conditions_from_settings_and_option(tmp_path: Path) -> None:

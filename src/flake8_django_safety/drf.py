@@ -325,6 +325,11 @@ class ModuleClassRule(Rule, register=False):
         super().__init__(context)
         self._depth = 0
 
+    @classmethod
+    def applies_to_file(cls, filename: str, settings: Settings) -> bool:
+        # Test modules build permissions, policies and views to exercise them, broken ones included.
+        return not settings.is_test_file(filename)
+
     def visit_ClassDef(self, node: libcst.ClassDef) -> None:
         self._depth += 1
         project, module_name = self.context.project, self.context.module_name

@@ -39,6 +39,9 @@ _SETTINGS_MODULE = re.compile(r"""DJANGO_SETTINGS_MODULE["']?\s*[,=:]\s*["']?([A
 #: Model methods that are not "change these fields, then save" helpers.
 _NOT_MUTATORS = VALIDATION_HOOKS | {"save", "asave", "delete", "adelete", "full_clean", "refresh_from_db"}
 _MAX_DEPTH = 20
+#: Names a Django settings module binds; one is enough to tell it from an app package.
+_DJANGO_SETTINGS = ("INSTALLED_APPS", "DATABASES", "ROOT_URLCONF", "SECRET_KEY", "MIDDLEWARE")
+_TEST_PARTS = frozenset({"test", "tests", "testing", "testproject", "test_project"})
 
 
 def find_root(path: str | os.PathLike[str]) -> Path | None:
@@ -293,7 +296,7 @@ class ProjectIndex:
         """The value of a setting of ``SETTING_PATHS`` in each settings module (or
         what it star-imports): a tuple of dotted strings, ``()`` when no module
         sets it, ``...`` when computed. None when the project has no settings module."""
-        names = self.settings_modules()
+        names = [name for name in self.settings_modules() if self._deployable_settings(name)]
         if not names:
             return None
         values: list[object] = []
@@ -318,6 +321,15 @@ class ProjectIndex:
                 stack.extend(module.star_imports)
             values.append(value)
         return values
+
+    def _deployable_settings(self, name: str) -> bool:
+        """A settings module a deployment runs with: not a test project's, and
+        binding a Django setting (an app package or DRF's ``rest_framework.settings``
+        is not one)."""
+        parts = name.split(".")
+        if set(parts) & _TEST_PARTS or parts[-1].startswith("test_") or parts[-1].endswith("_test"):
+            return False
+        return any(self.module_binds(name, setting) is not False for setting in _DJANGO_SETTINGS)
 
     def module_binds(self, module_name: str, name: str, _depth: int = 0) -> bool | None:
         """Module ``module_name`` binds ``name`` at its top level (itself or through

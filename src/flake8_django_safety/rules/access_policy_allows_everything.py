@@ -48,6 +48,7 @@ class AccessPolicyAllowsEverything(AccessPolicyRule):
     ```
 
     ## Options
+    - `django-safety-test-patterns`
     - `django-safety-cache-dir`
 
     ## References
@@ -58,7 +59,7 @@ class AccessPolicyAllowsEverything(AccessPolicyRule):
     code = "DJS905"
     name = "access-policy-allows-everything"
     message = "Statement allows every action to {principal} without a condition"
-    options = ("cache_dir",)
+    options = ("test_patterns", "cache_dir")
 
     def check_policy(self, policy: Policy, statements: list[Statement]) -> None:
         if any(_effect(statement) != "allow" for statement in statements):

@@ -64,6 +64,7 @@ class AccessPolicyDeadPrincipalOrAction(AccessPolicyRule):
     ```
 
     ## Options
+    - `django-safety-test-patterns`
     - `django-safety-cache-dir`
 
     ## References
@@ -74,7 +75,7 @@ class AccessPolicyDeadPrincipalOrAction(AccessPolicyRule):
     code = "DJS903"
     name = "access-policy-dead-principal-or-action"
     message = "Statement {kind} `{value}` never matches: {reason}"
-    options = ("cache_dir",)
+    options = ("test_patterns", "cache_dir")
 
     def check(self, policy: Policy, statement: Statement) -> None:
         if policy.id_prefix is not None and policy.group_prefix is not None:

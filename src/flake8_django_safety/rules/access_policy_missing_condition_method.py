@@ -67,6 +67,7 @@ class AccessPolicyMissingConditionMethod(AccessPolicyRule):
     ```
 
     ## Options
+    - `django-safety-test-patterns`
     - `django-safety-reusable-conditions`
     - `django-safety-cache-dir`
 
@@ -82,7 +83,7 @@ class AccessPolicyMissingConditionMethod(AccessPolicyRule):
         "Condition `{method}` is not a method of `{policy}` nor a reusable condition: "
         "requests that reach it fail with AccessPolicyException"
     )
-    options = ("reusable_conditions", "cache_dir")
+    options = ("test_patterns", "reusable_conditions", "cache_dir")
 
     def check(self, policy: Policy, statement: Statement) -> None:
         reported: set[str] = set()

@@ -88,6 +88,7 @@ class AccessPolicyStatementShape(AccessPolicyRule):
     ```
 
     ## Options
+    - `django-safety-test-patterns`
     - `django-safety-cache-dir`
 
     ## References
@@ -99,7 +100,7 @@ class AccessPolicyStatementShape(AccessPolicyRule):
     code = "DJS902"
     name = "access-policy-statement-shape"
     message = "Access policy statement {problem}"
-    options = ("cache_dir",)
+    options = ("test_patterns", "cache_dir")
 
     def check(self, policy: Policy, statement: Statement) -> None:
         fails = "raises when the module is imported" if statement.is_call else None

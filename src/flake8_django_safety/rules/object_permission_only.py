@@ -62,6 +62,7 @@ class ObjectPermissionOnly(ModuleClassRule):
     ```
 
     ## Options
+    - `django-safety-test-patterns`
     - `django-safety-cache-dir`
 
     ## References
@@ -77,7 +78,7 @@ class ObjectPermissionOnly(ModuleClassRule):
         "reach it "
         "(`has_permission()` returns True); define `has_permission()`"
     )
-    options = ("cache_dir",)
+    options = ("test_patterns", "cache_dir")
 
     @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:

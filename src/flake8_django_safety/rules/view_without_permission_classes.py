@@ -63,6 +63,7 @@ class ViewWithoutPermissionClasses(ModuleClassRule):
     ```
 
     ## Options
+    - `django-safety-test-patterns`
     - `django-safety-cache-dir`
 
     ## References
@@ -77,7 +78,7 @@ class ViewWithoutPermissionClasses(ModuleClassRule):
         "View `{view}` sets no `permission_classes` and the project's default is `AllowAny`: "
         "anyone can call it; name its permission classes"
     )
-    options = ("cache_dir",)
+    options = ("test_patterns", "cache_dir")
 
     @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
