@@ -15,7 +15,7 @@ import os
 import re
 import pickle
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -277,19 +277,9 @@ class ProjectIndex:
     def atomic_requests(self) -> bool:
         """``ATOMIC_REQUESTS`` is on in a settings module (or what it star-imports)."""
         for name in self.settings_modules():
-            seen: set[str] = set()
-            stack = [name]
-            while stack:
-                current = stack.pop()
-                if current in seen or len(seen) > _MAX_DEPTH:
-                    continue
-                seen.add(current)
-                module = self.module(current)
-                if module is None:
-                    continue
-                if module.atomic_requests is not None:
-                    return module.atomic_requests
-                stack.extend(module.star_imports)
+            found = self._settings_lookup(name, lambda module: module.atomic_requests)
+            if isinstance(found, bool):
+                return found
         return False
 
     def setting(self, key: str) -> list[object] | None:
@@ -299,28 +289,30 @@ class ProjectIndex:
         names = [name for name in self.settings_modules() if self._deployable_settings(name)]
         if not names:
             return None
-        values: list[object] = []
-        for name in names:
-            value: object = ()
-            seen: set[str] = set()
-            stack = [name]
-            while stack:
-                current = stack.pop()
-                if current in seen or len(seen) > _MAX_DEPTH:
-                    continue
-                seen.add(current)
-                module = self.module(current)
-                if module is None:
-                    if current != name:
-                        value = ...  # star-imports a module we cannot read: it may set it
-                        break
-                    continue
-                if key in module.settings:
-                    value = module.settings[key]
-                    break
-                stack.extend(module.star_imports)
-            values.append(value)
-        return values
+        values = [self._settings_lookup(name, lambda module: module.settings.get(key)) for name in names]
+        return [() if value is None else value for value in values]
+
+    def _settings_lookup(self, name: str, value_of: Callable[[ModuleFacts], object]) -> object:
+        """The first value ``value_of`` finds in settings module ``name`` or what it
+        star-imports (depth first); ``...`` when a star-imported module cannot be
+        read (it may set it); None when nothing sets it."""
+        seen: set[str] = set()
+        stack = [name]
+        while stack:
+            current = stack.pop()
+            if current in seen or len(seen) > _MAX_DEPTH:
+                continue
+            seen.add(current)
+            module = self.module(current)
+            if module is None:
+                if current != name:
+                    return ...
+                continue
+            value = value_of(module)
+            if value is not None:
+                return value
+            stack.extend(module.star_imports)
+        return None
 
     def _deployable_settings(self, name: str) -> bool:
         """A settings module a deployment runs with: not a test project's, and
