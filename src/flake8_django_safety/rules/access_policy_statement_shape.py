@@ -41,7 +41,10 @@ class AccessPolicyStatementShape(AccessPolicyRule):
 
     ## Known problems
     Statements built at run time (a list from a function, a dict spread with
-    `**`) are checked only for what is written literally. Policies that
+    `**`) are checked only for what is written literally. The DJS902–DJS905
+    prefilter reads only files that say both `statements` and `Polic`
+    (`AccessPolicy`, `TenantPolicy`, `policies`), so a policy class whose
+    module names no policy is not seen. Policies that
     override how drf-access-policy reads statements (`_normalize_statements`,
     `_evaluate_statements` and the other `_get_statements_matching_*` methods)
     are left alone, as are policies with a base class the project index cannot
