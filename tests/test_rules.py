@@ -4,6 +4,7 @@ and fix snapshots that parse and are stable."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from harness import all_rules, engine_for, expectations, fixture_path
@@ -12,6 +13,7 @@ from flake8_django_safety.docs import RuleDoc
 from flake8_django_safety.engine import Engine, parse
 from flake8_django_safety.fixer import admissible_fixes, fix_module
 from flake8_django_safety.rule import Rule, Safety, registered_rules
+from flake8_django_safety.settings import Settings
 
 CODES = list(registered_rules())
 
@@ -78,18 +80,32 @@ def test_fix_snapshot(code: str, safety: Safety, update_snapshots: bool) -> None
     assert second.module.code == fixed and second.applied == 0
 
 
+@pytest.fixture(scope="module")
+def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new Django project with default settings, where documented examples are linted."""
+    root = tmp_path_factory.mktemp("example_project")
+    (root / "manage.py").write_text('import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "site_app.settings")\n')
+    (root / "site_app").mkdir()
+    (root / "site_app" / "__init__.py").write_text("")
+    (root / "site_app" / "settings.py").write_text(
+        'SECRET_KEY = "example"\nINSTALLED_APPS = ["rest_framework"]\nROOT_URLCONF = "site_app.urls"\n'
+    )
+    return root
+
+
 @pytest.mark.parametrize("code", CODES)
-def test_docstring_examples(code: str) -> None:
+def test_docstring_examples(code: str, default_project: Path) -> None:
     rule = registered_rules()[code]
     doc = RuleDoc.of(rule)
-    engine = Engine(all_rules())
+    engine = Engine(all_rules(), Settings(cache_dir="none"))
+    filename = str(default_project / "views.py")
     examples = doc.code_blocks("Example")
     assert examples, f"{code} has no Example"
     for example in examples:
-        codes = {v.code for v in engine.lint_text(example, "views.py")}
+        codes = {v.code for v in engine.lint_text(example, filename)}
         assert codes == {code}, f"Example reports {codes or 'nothing'}"
     for better in doc.code_blocks("Use instead"):
-        assert engine.lint_text(better, "views.py") == []
+        assert engine.lint_text(better, filename) == []
 
 
 @pytest.mark.parametrize("code", CODES)

@@ -90,6 +90,14 @@ class Settings:
             "metavar": "BOOL",
         },
     )
+    reusable_conditions: tuple[str, ...] = dataclasses.field(
+        default=(),
+        metadata={
+            "help": "Modules of drf-access-policy reusable condition functions, added to those "
+            "DRF_ACCESS_POLICY['reusable_conditions'] lists in the project's settings module",
+            "metavar": "MODULES",
+        },
+    )
     cache_dir: str = dataclasses.field(
         default="",
         metadata={

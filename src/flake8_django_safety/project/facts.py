@@ -82,6 +82,9 @@ class ClassFacts:
     methods_calling_full_clean: frozenset[str] = frozenset()
     #: Per method (``clean``, mutators, serializer ``validate*``): see MethodFacts.
     method_facts: dict[str, MethodFacts] = field(default_factory=dict)
+    #: Class-level assignments: a str/bool/int/None literal, a ``_Name`` for a
+    #: dotted name, ``...`` for anything else (``permission_classes``, ``id_prefix``).
+    attributes: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,11 @@ class ModuleFacts:
     atomic_contexts: frozenset[str] = frozenset()
     #: A settings module's ``DATABASES["default"]["ATOMIC_REQUESTS"]``, when it sets it.
     atomic_requests: bool | None = None
+    #: Names bound at module level (functions, classes, assignments, imports).
+    names: frozenset[str] = frozenset()
+    #: Settings this module sets (see ``SETTING_PATHS``): a tuple of dotted
+    #: strings, or ``...`` when the value is computed.
+    settings: dict[str, object] = field(default_factory=dict)
 
     def qualify(self, dotted: str) -> str:
         """``models.Model`` -> ``django.db.models.Model`` through this module's names.
@@ -160,6 +168,8 @@ def module_facts(name: str, source: str | bytes, *, is_package: bool = False) ->
         rollback_contexts=rollback,
         star_imports=tuple(stars),
         atomic_requests=_atomic_requests(tree.body),
+        names=frozenset(imports) | _bound_names(tree.body),
+        settings=_settings_values(tree.body),
         atomic_contexts=frozenset(
             node.name
             for node in tree.body
@@ -206,6 +216,77 @@ def _atomic_requests(body: list[ast.stmt]) -> bool | None:
             if isinstance(node.value, ast.Constant) and isinstance(node.value.value, bool):
                 found = node.value.value
     return found
+
+
+#: Settings the rules read: key -> (setting, key inside it).
+SETTING_PATHS = {
+    "DEFAULT_PERMISSION_CLASSES": ("REST_FRAMEWORK", "DEFAULT_PERMISSION_CLASSES"),
+    "reusable_conditions": ("DRF_ACCESS_POLICY", "reusable_conditions"),
+}
+#: Module-level calls that bring in settings we cannot read (django-split-settings).
+_SETTINGS_INCLUDES = frozenset({"include", "exec", "optional"})
+
+
+def _settings_values(body: list[ast.stmt]) -> dict[str, object]:
+    """``REST_FRAMEWORK = {...}`` / ``REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"] = [...]``
+    and the like at module level: the dotted strings set (``()`` when the dict
+    leaves the key out), ``...`` when computed or changed in a way we cannot read."""
+    found: dict[str, object] = {}
+    for node in _module_level(body):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and last_name(node.value) in _SETTINGS_INCLUDES:
+            found = dict.fromkeys(SETTING_PATHS, ...)
+            continue
+        for key, (setting, inner) in SETTING_PATHS.items():
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+                if isinstance(target, ast.Name) and target.id == setting:
+                    found[key] = _dict_setting(node.value, inner)
+                    continue
+                path = _subscript_path(target)
+                if path[:1] == [setting]:
+                    if path == [setting, inner]:
+                        found[key] = _dotted_strings(node.value)
+                    elif len(path) != 2:
+                        found[key] = ...
+                    continue
+            if not isinstance(node, (ast.If, ast.Try, ast.Assign)) and any(
+                isinstance(inner_node, ast.Name) and inner_node.id == setting for inner_node in ast.walk(node)
+            ):
+                found[key] = ...  # ``REST_FRAMEWORK.update(...)``, ``|=``; reading it into another name is fine
+    return found
+
+
+def _dict_setting(value: ast.expr, key: str) -> object:
+    if not isinstance(value, ast.Dict):
+        return ...
+    inner = _dict_get(value, key)
+    if inner is not None:
+        return _dotted_strings(inner)
+    return ... if None in value.keys else ()  # ``{**BASE, ...}`` may carry the key
+
+
+def _dotted_strings(value: ast.expr) -> object:
+    """``"a.B"`` or a list/tuple of such strings; ``...`` for anything else."""
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return (value.value,)
+    if isinstance(value, (ast.List, ast.Tuple)) and all(
+        isinstance(e, ast.Constant) and isinstance(e.value, str) for e in value.elts
+    ):
+        return tuple(e.value for e in value.elts)  # type: ignore[attr-defined]
+    return ...
+
+
+def _bound_names(body: list[ast.stmt]) -> frozenset[str]:
+    """Names a module binds at its top level (what ``getattr(module, name)`` finds)."""
+    names: set[str] = set()
+    for node in _module_level(body):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+    return frozenset(names)
 
 
 def _dict_get(node: ast.Dict, key: str) -> ast.expr | None:
@@ -326,6 +407,7 @@ def _class_facts(node: ast.ClassDef, module: ModuleFacts, local: set[str]) -> Cl
     validating: set[str] = set()
     fields: list[FieldFacts] = []
     meta: dict[str, object] = {}
+    attributes: dict[str, object] = {}
     for statement in node.body:
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
             methods.add(statement.name)
@@ -340,6 +422,11 @@ def _class_facts(node: ast.ClassDef, module: ModuleFacts, local: set[str]) -> Cl
                         fields.append(found)
         elif isinstance(statement, ast.ClassDef) and statement.name == "Meta":
             meta = _meta(statement)
+        if isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value is not None:
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    attributes[target.id] = _attribute_value(statement.value)
     return ClassFacts(
         name=node.name,
         qualname=f"{module.name}.{node.name}",
@@ -351,7 +438,15 @@ def _class_facts(node: ast.ClassDef, module: ModuleFacts, local: set[str]) -> Cl
         save_calls_full_clean="save" in validating and _save_calls_self_full_clean(node),
         methods_calling_full_clean=frozenset(validating),
         method_facts=method_facts,
+        attributes=attributes,
     )
+
+
+def _attribute_value(value: ast.expr) -> object:
+    if isinstance(value, ast.Constant) and isinstance(value.value, (str, bool, int, type(None))):
+        return value.value
+    dotted = dotted_name(value)
+    return _Name(dotted) if dotted is not None else ...
 
 
 def _field(name: str, call: ast.Call, module: ModuleFacts) -> FieldFacts | None:

@@ -15,7 +15,7 @@ import os
 import re
 import pickle
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,11 +34,14 @@ from flake8_django_safety.project.facts import (
 ROOT_MARKERS = ("manage.py", "pyproject.toml", "setup.cfg", "tox.ini", ".flake8", ".git")
 #: Django's model base, under the names code imports it by.
 MODEL_BASES = frozenset({"django.db.models.Model", "django.db.models.base.Model"})
-_CACHE_VERSION = "8"
+_CACHE_VERSION = "9"
 _SETTINGS_MODULE = re.compile(r"""DJANGO_SETTINGS_MODULE["']?\s*[,=:]\s*["']?([A-Za-z_][\w.]*)""")
 #: Model methods that are not "change these fields, then save" helpers.
 _NOT_MUTATORS = VALIDATION_HOOKS | {"save", "asave", "delete", "adelete", "full_clean", "refresh_from_db"}
 _MAX_DEPTH = 20
+#: Names a Django settings module binds; one is enough to tell it from an app package.
+_DJANGO_SETTINGS = ("INSTALLED_APPS", "DATABASES", "ROOT_URLCONF", "SECRET_KEY", "MIDDLEWARE")
+_TEST_PARTS = frozenset({"test", "tests", "testing", "testproject", "test_project"})
 
 
 def find_root(path: str | os.PathLike[str]) -> Path | None:
@@ -287,20 +290,68 @@ class ProjectIndex:
     def atomic_requests(self) -> bool:
         """``ATOMIC_REQUESTS`` is on in a settings module (or what it star-imports)."""
         for name in self.settings_modules():
-            seen: set[str] = set()
-            stack = [name]
-            while stack:
-                current = stack.pop()
-                if current in seen or len(seen) > _MAX_DEPTH:
-                    continue
-                seen.add(current)
-                module = self.module(current)
-                if module is None:
-                    continue
-                if module.atomic_requests is not None:
-                    return module.atomic_requests
-                stack.extend(module.star_imports)
+            found = self._settings_lookup(name, lambda module: module.atomic_requests)
+            if isinstance(found, bool):
+                return found
         return False
+
+    def setting(self, key: str) -> list[object] | None:
+        """The value of a setting of ``SETTING_PATHS`` in each settings module (or
+        what it star-imports): a tuple of dotted strings, ``()`` when no module
+        sets it, ``...`` when computed. None when the project has no settings module."""
+        names = [name for name in self.settings_modules() if self._deployable_settings(name)]
+        if not names:
+            return None
+        values = [self._settings_lookup(name, lambda module: module.settings.get(key)) for name in names]
+        return [() if value is None else value for value in values]
+
+    def _settings_lookup(self, name: str, value_of: Callable[[ModuleFacts], object]) -> object:
+        """The first value ``value_of`` finds in settings module ``name`` or what it
+        star-imports (depth first); ``...`` when a star-imported module cannot be
+        read (it may set it); None when nothing sets it."""
+        seen: set[str] = set()
+        stack = [name]
+        while stack:
+            current = stack.pop()
+            if current in seen or len(seen) > _MAX_DEPTH:
+                continue
+            seen.add(current)
+            module = self.module(current)
+            if module is None:
+                if current != name:
+                    return ...
+                continue
+            value = value_of(module)
+            if value is not None:
+                return value
+            stack.extend(module.star_imports)
+        return None
+
+    def _deployable_settings(self, name: str) -> bool:
+        """A settings module a deployment runs with: not a test project's, and
+        binding a Django setting (an app package or DRF's ``rest_framework.settings``
+        is not one)."""
+        parts = name.split(".")
+        if set(parts) & _TEST_PARTS or parts[-1].startswith("test_") or parts[-1].endswith("_test"):
+            return False
+        return any(self.module_binds(name, setting) is not False for setting in _DJANGO_SETTINGS)
+
+    def module_binds(self, module_name: str, name: str, _depth: int = 0) -> bool | None:
+        """Module ``module_name`` binds ``name`` at its top level (itself or through
+        ``import *``); None when the module, or one it star-imports, is not readable."""
+        module = self.module(module_name)
+        if module is None or _depth > _MAX_DEPTH:
+            return None
+        if name in module.names:
+            return True
+        answer: bool | None = False
+        for star in module.star_imports:
+            found = self.module_binds(star, name, _depth + 1)
+            if found:
+                return True
+            if found is None:
+                answer = None
+        return answer
 
     def _resolve_app_model(self, label_model: str, depth: int) -> ClassRef | None:
         """``catalogue.Product`` (from ``get_model``): the class in the one models

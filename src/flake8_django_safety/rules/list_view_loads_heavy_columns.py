@@ -68,7 +68,7 @@ class ListViewLoadsHeavyColumns(Rule):
     ## Example
     ```python
     from django.db import models
-    from rest_framework import generics, serializers
+    from rest_framework import generics, permissions, serializers
 
 
     class Article(models.Model):
@@ -85,12 +85,13 @@ class ListViewLoadsHeavyColumns(Rule):
     class ArticleList(generics.ListAPIView):
         queryset = Article.objects.all()
         serializer_class = ArticleSerializer
+        permission_classes = [permissions.IsAuthenticated]
     ```
 
     ## Use instead
     ```python
     from django.db import models
-    from rest_framework import generics, serializers
+    from rest_framework import generics, permissions, serializers
 
 
     class Article(models.Model):
@@ -107,6 +108,7 @@ class ListViewLoadsHeavyColumns(Rule):
     class ArticleList(generics.ListAPIView):
         queryset = Article.objects.all().defer("body")
         serializer_class = ArticleSerializer
+        permission_classes = [permissions.IsAuthenticated]
     ```
 
     ## Options

@@ -1,0 +1,122 @@
+"""DJS9xx decisions that depend on the project: settings read across modules,
+the reusable-conditions option, silence when the settings are unknown."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from flake8_django_safety.engine import Engine
+from flake8_django_safety.project.facts import module_facts
+from flake8_django_safety.rule import registered_rules
+from flake8_django_safety.settings import Settings
+
+VIEW = """
+from rest_framework.views import APIView
+
+
+class RefundView(APIView):
+    def post(self, request):
+        return None
+"""
+
+POLICY = """
+from rest_access_policy import AccessPolicy
+
+
+class ArticlePolicy(AccessPolicy):
+    statements = [
+        {"action": ["update"], "principal": ["authenticated"], "effect": "allow", "condition": ["is_fresh", "is_gone"]},
+    ]
+"""
+
+
+def _project(tmp_path: Path, settings: str | None, extra: dict[str, str] | None = None) -> Path:
+    (tmp_path / "manage.py").write_text('import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "site_app.settings")\n')
+    package = tmp_path / "site_app"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    if settings is not None:
+        (package / "settings.py").write_text("SECRET_KEY = 'fixture'\n" + textwrap.dedent(settings))
+    for name, text in (extra or {}).items():
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    return package
+
+
+def _codes(folder: Path, source: str, code: str, **options: object) -> list[int]:
+    settings = Settings.from_mapping({"cache_dir": "none", **options})
+    engine = Engine([registered_rules()[code]], settings)
+    return [v.line for v in engine.lint_text(source, str(folder / "views.py")) if v.code == code]
+
+
+@pytest.mark.parametrize(
+    ("settings", "reported"),
+    [
+        ("SECRET_KEY = 'x'\n", True),
+        ("REST_FRAMEWORK = {'PAGE_SIZE': 10}\n", True),
+        ("REST_FRAMEWORK = {'DEFAULT_PERMISSION_CLASSES': ['rest_framework.permissions.AllowAny']}\n", True),
+        ("REST_FRAMEWORK = {'DEFAULT_PERMISSION_CLASSES': []}\n", True),
+        ("REST_FRAMEWORK = {'DEFAULT_PERMISSION_CLASSES': ('rest_framework.permissions.IsAuthenticated',)}\n", False),
+        ("REST_FRAMEWORK = {}\nREST_FRAMEWORK['DEFAULT_PERMISSION_CLASSES'] = ['app.Strict']\n", False),
+        ("REST_FRAMEWORK = {}\nREST_FRAMEWORK.update(LOCAL)\n", False),
+        ("REST_FRAMEWORK = {**BASE}\n", False),
+        ("REST_FRAMEWORK = {'DEFAULT_PERMISSION_CLASSES': PERMISSIONS}\n", False),
+        ("from split_settings.tools import include\ninclude('components/*.py')\n", False),
+        ("from .base import *\n", False),  # star-imports a module that is not there: unknown
+        (None, False),  # no settings module: silent
+    ],
+)
+def test_djs906_reads_the_default_permission_classes(tmp_path: Path, settings: str | None, reported: bool) -> None:
+    package = _project(tmp_path, settings)
+    assert bool(_codes(package, VIEW, "DJS906")) is reported
+
+
+def test_djs906_follows_star_imports_of_the_settings(tmp_path: Path) -> None:
+    package = _project(tmp_path, "from .base import *\n")
+    (package / "base.py").write_text("REST_FRAMEWORK = {'DEFAULT_PERMISSION_CLASSES': ['x.IsAuthenticated']}\n")
+    assert _codes(package, VIEW, "DJS906") == []
+    open_default = tmp_path / "open"
+    open_default.mkdir()
+    package = _project(open_default, "from .base import *\n")
+    (package / "base.py").write_text("REST_FRAMEWORK = {'PAGE_SIZE': 5}\n")
+    assert _codes(package, VIEW, "DJS906") == [5]
+
+
+@pytest.mark.parametrize("name", ["tests/settings.py", "settings_pkg/settings.py"])
+def test_djs906_ignores_test_settings_and_modules_named_settings(tmp_path: Path, name: str) -> None:
+    """Only a deployable settings module decides: a test project's settings, or a
+    module named ``settings`` that binds no Django setting (an app, DRF's own
+    ``rest_framework.settings``), does not."""
+    (tmp_path / "setup.cfg").write_text("[flake8]\n")
+    path = tmp_path / name
+    path.parent.mkdir()
+    (path.parent / "__init__.py").write_text("")
+    path.write_text("SECRET_KEY = 'x'\n" if name.startswith("tests") else "api_settings = object()\n")
+    assert _codes(tmp_path, VIEW, "DJS906") == []
+
+
+def test_djs904_reusable_conditions_from_settings_and_option(tmp_path: Path) -> None:
+    conditions = {"conds.py": "def is_fresh(request, view, action):\n    return True\n"}
+    package = _project(tmp_path, "DRF_ACCESS_POLICY = {'reusable_conditions': 'conds'}\n", conditions)
+    assert _codes(package, POLICY, "DJS904") == [7]  # is_gone only; is_fresh is in conds.py
+    unknown = tmp_path / "unknown"
+    unknown.mkdir()
+    package = _project(unknown, None, conditions)
+    assert _codes(package, POLICY, "DJS904") == []  # no settings: the reusable conditions are unknown
+    assert _codes(package, POLICY, "DJS904", reusable_conditions="conds") == [7]
+    assert _codes(package, POLICY, "DJS904", reusable_conditions="conds,elsewhere.missing") == []
+
+
+def test_settings_facts() -> None:
+    facts = module_facts(
+        "s",
+        "REST_FRAMEWORK = {'DEFAULT_PERMISSION_CLASSES': ['a.B']}\n"
+        "DRF_ACCESS_POLICY = {'reusable_conditions': ['x.c', 'y.d']}\n"
+        "COPY = REST_FRAMEWORK['DEFAULT_PERMISSION_CLASSES']\n",
+    )
+    assert facts.settings == {"DEFAULT_PERMISSION_CLASSES": ("a.B",), "reusable_conditions": ("x.c", "y.d")}
+    assert module_facts("s", "DRF_ACCESS_POLICY = {}\nDRF_ACCESS_POLICY |= OTHER\n").settings == {
+        "reusable_conditions": ...
+    }
