@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from harness import all_rules, engine_for, expectations, fixture_path
+from harness import FIXTURES, all_rules, engine_for, expectations, fixture_path
 
 from flake8_django_safety.docs import RuleDoc
 from flake8_django_safety.engine import Engine, parse
 from flake8_django_safety.fixer import admissible_fixes, fix_module
 from flake8_django_safety.rule import Rule, Safety, registered_rules
+from flake8_django_safety.settings import Settings
 
 CODES = list(registered_rules())
 
@@ -78,18 +79,28 @@ def test_fix_snapshot(code: str, safety: Safety, update_snapshots: bool) -> None
     assert second.module.code == fixed and second.applied == 0
 
 
+#: Where the examples of a rule that only looks at migrations are linted: a new
+#: migration of the fixture project (the file need not exist; its package does).
+MIGRATION_EXAMPLE = FIXTURES / "projects" / "warehouse" / "shop" / "migrations" / "0099_example.py"
+
+
 @pytest.mark.parametrize("code", CODES)
 def test_docstring_examples(code: str) -> None:
     rule = registered_rules()[code]
     doc = RuleDoc.of(rule)
     engine = Engine(all_rules())
+    filename = "views.py"
+    if not rule.applies_to_file(filename, engine.settings):
+        filename = str(MIGRATION_EXAMPLE)
+        engine = Engine(all_rules(), Settings(cache_dir="none"))
+        assert rule.applies_to_file(filename, engine.settings), f"{code} looks at neither views nor migrations"
     examples = doc.code_blocks("Example")
     assert examples, f"{code} has no Example"
     for example in examples:
-        codes = {v.code for v in engine.lint_text(example, "views.py")}
+        codes = {v.code for v in engine.lint_text(example, filename)}
         assert codes == {code}, f"Example reports {codes or 'nothing'}"
     for better in doc.code_blocks("Use instead"):
-        assert engine.lint_text(better, "views.py") == []
+        assert engine.lint_text(better, filename) == []
 
 
 @pytest.mark.parametrize("code", CODES)
