@@ -124,7 +124,11 @@ class MigrationImportsModels(MigrationRule):
         if absolute is None or project is None:
             return None
         ref = project.resolve_class(absolute)
-        return ref if ref is not None and project.is_model(ref) else None
+        if ref is None:
+            return None
+        # A class with model fields is a model even when its base is a third-party
+        # class the index keeps as a name (treebeard's ``MP_Node``, ``PolymorphicModel``).
+        return ref if project.is_model(ref) or ref.facts.fields else None
 
 
 #: Per scope: local name -> the dotted name it was imported as, or None (bound otherwise).
