@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from flake8_django_safety.settings import Settings
 
 _FUNCTIONS = ("FunctionDef", "Lambda")
+#: What a historical model from ``apps.get_model()`` has too: managers, exceptions, ``_meta``.
+_HISTORICAL_ATTRIBUTES = frozenset(
+    {"objects", "_default_manager", "_base_manager", "DoesNotExist", "MultipleObjectsReturned", "_meta"}
+)
 
 
 class MigrationImportsModels(MigrationRule):
@@ -22,10 +26,13 @@ class MigrationImportsModels(MigrationRule):
     `lambda`, any helper of the module) that uses a model class of the
     project imported from its models module (`from shop.models import Order`,
     `from ..models import Order`, `from shop.models.order import Order`,
-    `import shop.models` used as `shop.models.Order`), instead of the
-    historical model from `apps.get_model()`. The report is on the first use
-    in each function: that is where `Order = apps.get_model("shop", "Order")`
-    belongs (then drop the import).
+    `import shop.models` used as `shop.models.Order`) where the historical
+    model from `apps.get_model()` would do the same: its manager
+    (`Order.objects`, `_default_manager`, `_base_manager`), its exceptions
+    (`Order.DoesNotExist`, `MultipleObjectsReturned`), `Order._meta`, or a new
+    instance `Order(...)`. The report is on the first such use in each
+    function: that is where `Order = apps.get_model("shop", "Order")` belongs
+    (then drop the import).
 
     ## Why is this bad?
     A migration runs against the schema as it was when the migration was
@@ -44,8 +51,11 @@ class MigrationImportsModels(MigrationRule):
     left alone, as are imports used outside functions (`makemigrations`
     writes `import shop.models` for field classes and default callables such
     as `shop.models.MoneyField` in `operations`; those are meant to be the
-    current code). A name the function binds itself (`Order =
-    apps.get_model(...)`) is not the import. The app label in the suggestion
+    current code). A use that a historical model cannot stand in for is left
+    alone: a custom class method (wagtail imports its real `Collection` on
+    purpose to call treebeard's `fix_tree()`), a class constant
+    (`Order.STATUS_PAID`), the class passed on as a value. A name the
+    function binds itself (`Order = apps.get_model(...)`) is not the import. The app label in the suggestion
     is the models module's package, or the model's `Meta.app_label`; an
     `AppConfig.label` set elsewhere is not seen.
 
@@ -213,8 +223,9 @@ def _names_in(target: cst.CSTNode) -> Iterator[str]:
 
 
 def _uses(function: cst.CSTNode, scopes: list[_Scope]) -> Iterator[tuple[cst.CSTNode, str]]:
-    """Names and attribute chains in the function's own body (not nested functions)
-    that resolve through an import, with the dotted name they resolve to."""
+    """The class expressions in the function's own body (not nested functions) used as
+    ``apps.get_model()`` could stand in for them, with the dotted name they resolve to:
+    ``Order.objects``, ``Order.DoesNotExist``, ``Order._meta``, ``Order(...)``."""
     params = function.params
     defaults = [param.default for param in (*params.posonly_params, *params.params, *params.kwonly_params)]
     stack: list[cst.CSTNode] = [function.body, *(d for d in defaults if d is not None)]
@@ -222,18 +233,15 @@ def _uses(function: cst.CSTNode, scopes: list[_Scope]) -> Iterator[tuple[cst.CST
         node = stack.pop()
         if type(node).__name__ in _FUNCTIONS or isinstance(node, (cst.ClassDef, cst.Import, cst.ImportFrom)):
             continue
-        if isinstance(node, (cst.Name, cst.Attribute)):
-            qualified = _resolve(node, scopes)
+        used = None
+        if isinstance(node, cst.Attribute) and node.attr.value in _HISTORICAL_ATTRIBUTES:
+            used = node.value
+        elif isinstance(node, cst.Call):
+            used = node.func
+        if isinstance(used, (cst.Name, cst.Attribute)):
+            qualified = _resolve(used, scopes)
             if qualified is not None:
-                yield node, qualified
-                if isinstance(node, cst.Name):
-                    continue
-            if isinstance(node, cst.Attribute):
-                stack.append(node.value)  # ``x.Order``: the attribute name is not a variable
-                continue
-        if isinstance(node, cst.Arg):
-            stack.append(node.value)  # ``f(Order=...)``: the keyword is not a variable
-            continue
+                yield used, qualified
         stack.extend(reversed(node.children))
 
 
