@@ -133,4 +133,4 @@ def test_suggestion_names_the_app_label_and_the_local_name() -> None:
     engine = Engine(_rules("DJS702"), SETTINGS)
     messages = [v.message for v in engine.lint_text(source, str(MIGRATIONS / "DJS702.py"))]
     assert any('`ShopOrder = apps.get_model("shop", "Order")`' in m for m in messages)
-    assert any('`Invoice = apps.get_model("billing", "Invoice")`' in m for m in messages)
+    assert any('`Invoice = apps.get_model("invoicing", "Invoice")`' in m for m in messages)  # billing/apps.py

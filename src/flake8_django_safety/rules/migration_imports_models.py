@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
@@ -13,6 +15,8 @@ if TYPE_CHECKING:
     from flake8_django_safety.settings import Settings
 
 _FUNCTIONS = ("FunctionDef", "Lambda")
+#: ``label = "pretixbase"`` in an ``AppConfig`` subclass.
+_APP_LABEL = re.compile(r"""^[ \t]+label[ \t]*=[ \t]*["']([A-Za-z_]\w*)["']""", re.MULTILINE)
 #: What a historical model from ``apps.get_model()`` has too: managers, exceptions, ``_meta``.
 _HISTORICAL_ATTRIBUTES = frozenset(
     {"objects", "_default_manager", "_base_manager", "DoesNotExist", "MultipleObjectsReturned", "_meta"}
@@ -56,8 +60,8 @@ class MigrationImportsModels(MigrationRule):
     purpose to call treebeard's `fix_tree()`), a class constant
     (`Order.STATUS_PAID`), the class passed on as a value. A name the
     function binds itself (`Order = apps.get_model(...)`) is not the import. The app label in the suggestion
-    is the models module's package, or the model's `Meta.app_label`; an
-    `AppConfig.label` set elsewhere is not seen.
+    is the model's `Meta.app_label`, else the `label` of the `AppConfig` in the
+    app's `apps.py`, else the app package's name.
 
     ## Example
     ```python
@@ -125,7 +129,8 @@ class MigrationImportsModels(MigrationRule):
                     continue
                 reported.add(text)
                 local = text.rpartition(".")[2]
-                self.report(node, self.message.format(name=text, model=ref.facts.name, local=local, label=_label(ref)))
+                label = _label(ref, self.context.project.search_path)
+                self.report(node, self.message.format(name=text, model=ref.facts.name, local=local, label=label))
 
     def _model(self, qualified: str) -> ClassRef | None:
         """The project model class ``qualified`` (maybe relative) names, else None."""
@@ -256,12 +261,23 @@ def _resolve(node: cst.Name | cst.Attribute, scopes: list[_Scope]) -> str | None
     return None
 
 
-def _label(ref: ClassRef) -> str:
-    """The app label Django gives the model: ``Meta.app_label``, else the models module's package."""
+def _label(ref: ClassRef, search_path: list[str]) -> str:
+    """The app label Django gives the model: ``Meta.app_label``, the ``label`` of the
+    app's ``AppConfig`` in its ``apps.py``, else the models module's package name."""
     label = ref.facts.meta.get("app_label")
     if isinstance(label, str):
         return label
     parts = ref.module.name.split(".")
-    if "models" in parts and parts.index("models") > 0:
-        return parts[parts.index("models") - 1]
-    return parts[-2] if len(parts) > 1 else parts[0]
+    package = parts[: parts.index("models")] if "models" in parts[1:] else parts[:-1]
+    if not package:
+        return parts[0]
+    for base in search_path:
+        try:
+            text = Path(base, *package, "apps.py").read_text(encoding="utf-8")
+        except (OSError, UnicodeError):
+            continue
+        labels = set(_APP_LABEL.findall(text))
+        if len(labels) == 1:
+            return labels.pop()
+        break
+    return package[-1]
