@@ -195,6 +195,9 @@ class BlockingMaterializedViewRefresh(Rule):
     def visit_For(self, node: cst.For) -> None:
         self._bind_unknown(node.target)
 
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._bind_unknown(node.target)
+
     def visit_WithItem(self, node: cst.WithItem) -> None:
         if node.asname is not None:
             self._bind_unknown(node.asname.name)
