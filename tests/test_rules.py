@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from harness import all_rules, engine_for, expectations, fixture_path
+from harness import FIXTURES, all_rules, engine_for, expectations, fixture_path
 
 from flake8_django_safety.docs import RuleDoc
 from flake8_django_safety.engine import Engine, parse
@@ -93,12 +93,20 @@ def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+#: Where the examples of a rule that only looks at migrations are linted: a new
+#: migration of the fixture project (the file need not exist; its package does).
+MIGRATION_EXAMPLE = FIXTURES / "projects" / "warehouse" / "shop" / "migrations" / "0099_example.py"
+
+
 @pytest.mark.parametrize("code", CODES)
 def test_docstring_examples(code: str, default_project: Path) -> None:
     rule = registered_rules()[code]
     doc = RuleDoc.of(rule)
     engine = Engine(all_rules(), Settings(cache_dir="none"))
     filename = str(default_project / "views.py")
+    if not rule.applies_to_file(filename, engine.settings):
+        filename = str(MIGRATION_EXAMPLE)
+        assert rule.applies_to_file(filename, engine.settings), f"{code} looks at neither views nor migrations"
     examples = doc.code_blocks("Example")
     assert examples, f"{code} has no Example"
     for example in examples:

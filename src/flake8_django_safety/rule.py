@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import os
 from functools import cached_property
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -102,15 +103,24 @@ class FileContext:
     def module_name(self) -> str | None:
         return None if self.project is None else self.project.module_name(self.filename)
 
+    @cached_property
+    def package_name(self) -> str | None:
+        """The package this file's relative imports start from (``shop.migrations`` for
+        ``shop/migrations/0002_backfill.py``, whose own name is no identifier)."""
+        if self.project is None:
+            return None
+        if self.filename.replace("\\", "/").endswith("/__init__.py"):
+            return self.module_name
+        return self.project.module_name(os.path.join(os.path.dirname(self.filename), "__init__.py"))
+
     def absolute_name(self, qualified: str) -> str | None:
         """``.models.Order`` (a relative import) made absolute for this file."""
         if not qualified.startswith("."):
             return qualified
-        if self.module_name is None:
+        if self.package_name is None:
             return None
         dots = len(qualified) - len(qualified.lstrip("."))
-        is_package = self.filename.replace("\\", "/").endswith("/__init__.py")
-        parts = self.module_name.split(".") if is_package else self.module_name.split(".")[:-1]
+        parts = self.package_name.split(".")
         if dots - 1 > len(parts):
             return None
         base = parts[: len(parts) - (dots - 1)]

@@ -1,4 +1,6 @@
-"""Back-office reports: loops that load more, or less, than they use."""
+"""Back-office reports: loops that load more, or less, than they use, and the sales report view."""
+
+from django.db import connection
 
 from .models import Product, Review
 
@@ -16,3 +18,10 @@ def review_teasers():
 def review_counts():
     # Fine: one query for the products and one for all their reviews.
     return {product.name: product.reviews.count() for product in Product.objects.prefetch_related("reviews")}
+
+
+def refresh_sales_report():
+    # DJS801: a plain refresh locks the view, so every page that reads the report
+    # waits until the refresh ends; CONCURRENTLY keeps serving the old rows meanwhile.
+    with connection.cursor() as cursor:
+        cursor.execute("REFRESH MATERIALIZED VIEW shop_sales_report")
