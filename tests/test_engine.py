@@ -143,3 +143,16 @@ def test_djs202_prefilter_resolves_names_before_parsing() -> None:
     assert not admitted("from catalog.models import Invoice\nInvoice.objects.create()\n")
     assert not admitted("order.lines.create(quantity=1)\n")
     assert not admitted("from django.contrib.auth.models import User\nUser.objects.create()\n")
+
+
+def test_loading_the_plugin_imports_neither_libcst_nor_astroid() -> None:
+    """flake8 imports every installed plugin on every run: the rules and their
+    shared helpers load libcst and the index (astroid) only when a file needs them."""
+    import subprocess
+
+    probe = (
+        "import sys, flake8_django_safety.flake8_plugin, flake8_django_safety.rules\n"
+        "print(sorted(name for name in ('libcst._nodes', 'astroid') if name in sys.modules))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert completed.stdout.strip() == "[]", completed.stdout
