@@ -26,7 +26,7 @@ from flake8_django_safety.settings import Settings  # noqa: E402
 RUNTIME = Path(__file__).parent / "runtime"
 sys.path.insert(0, str(RUNTIME))
 
-from djangoenv import setup_django  # noqa: E402
+from djangoenv import loading_rows  # noqa: E402
 
 ROWS = 6
 BODY_COLUMN = '"loading_app_article"."body"'
@@ -53,18 +53,8 @@ class ArticleDetailSerializer(serializers.ModelSerializer):
 @pytest.fixture(scope="module")
 def articles() -> Iterator[int]:
     """Rows of the shared in-memory database, alone in their tables while this module runs."""
-    setup_django()
-    from loading_app.models import Article, Author, Tag
-
-    assert not Article.objects.exists(), "another test module left articles behind"
-    tags = [Tag.objects.create(name=f"endpoint-tag{i}") for i in range(3)]
-    for i in range(ROWS):
-        author = Author.objects.create(name=f"endpoint-author{i}")
-        article = Article.objects.create(title=f"e{i}", body=f"long text {i} " * 200, author=author)
-        article.tags.set(tags[: i % 3 + 1])
-    yield ROWS
-    for model in (Article, Author, Tag):
-        model.objects.all().delete()
+    with loading_rows(ROWS, "long text {i} " * 200) as rows:
+        yield rows
 
 
 def _engine(code: str) -> Engine:

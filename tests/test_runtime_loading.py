@@ -19,7 +19,7 @@ from flake8_django_safety.settings import Settings  # noqa: E402
 RUNTIME = Path(__file__).parent / "runtime"
 sys.path.insert(0, str(RUNTIME))
 
-from djangoenv import setup_django  # noqa: E402
+from djangoenv import loading_rows  # noqa: E402
 
 ROWS = 7
 
@@ -77,19 +77,8 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def articles() -> Iterator[int]:
-    setup_django()
-    from loading_app.models import Article, Author, Tag
-
-    assert not Article.objects.exists(), "another test module left articles behind"
-
-    tags = [Tag.objects.create(name=f"tag{i}") for i in range(3)]
-    for i in range(ROWS):
-        author = Author.objects.create(name=f"author{i}")
-        article = Article.objects.create(title=f"t{i}", body=f"body {i} " * 50, author=author)
-        article.tags.set(tags[: i % 3 + 1])
-    yield ROWS
-    for model in (Article, Author, Tag):
-        model.objects.all().delete()
+    with loading_rows(ROWS, "body {i} " * 50) as rows:
+        yield rows
 
 
 def _codes(source: str, code: str) -> list[str]:

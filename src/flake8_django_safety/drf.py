@@ -11,13 +11,13 @@ Behaviour described here is drf-access-policy 1.5's (``AccessPolicy``,
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
 from flake8_django_safety.orm import qualified_name
-from flake8_django_safety.rule import FileContext, Rule
+from flake8_django_safety.classes import ModuleClassRule, body_statements, file_defines
+from flake8_django_safety.rule import FileContext
 
 if TYPE_CHECKING:
     import libcst
@@ -228,22 +228,10 @@ def statements_of(context: FileContext, node: libcst.ClassDef) -> list[Statement
                 if value is not None:
                     found += _from_sequence(context, value)
         elif isinstance(item, cst.FunctionDef) and item.name.value == "get_policy_statements":
-            for returned in _returns(item.body):
-                found += _from_sequence(context, returned)
+            for returned in body_statements(item.body):
+                if isinstance(returned, cst.Return) and returned.value is not None:
+                    found += _from_sequence(context, returned.value)
     return found
-
-
-def _returns(node: libcst.CSTNode) -> list[libcst.BaseExpression]:
-    """Values of the ``return`` statements of a function body (not of nested functions)."""
-    values: list[libcst.BaseExpression] = []
-    for child in node.children:
-        if isinstance(child, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
-        if isinstance(child, cst.Return) and child.value is not None:
-            values.append(child.value)
-        else:
-            values += _returns(child)
-    return values
 
 
 def _from_sequence(context: FileContext, value: libcst.BaseExpression) -> list[Statement]:
@@ -316,51 +304,6 @@ def condition_methods(statement: Statement) -> list[tuple[str, libcst.SimpleStri
                 if operand not in _KEYWORDS
             ]
     return [(name, node) for name, node in found if name]
-
-
-class ModuleClassRule(Rule, register=False):
-    """Visits the classes defined at module level: the ones the index has facts for."""
-
-    def __init__(self, context: FileContext) -> None:
-        super().__init__(context)
-        self._depth = 0
-
-    @classmethod
-    def applies_to_file(cls, filename: str, settings: Settings) -> bool:
-        # Test modules build permissions, policies and views to exercise them, broken ones included.
-        return not settings.is_test_file(filename)
-
-    def visit_ClassDef(self, node: libcst.ClassDef) -> None:
-        self._depth += 1
-        project, module_name = self.context.project, self.context.module_name
-        if self._depth == 1 and node.bases and project is not None and module_name is not None:
-            self.visit_module_class(node, project, f"{module_name}.{node.name.value}")
-
-    def leave_ClassDef(self, original_node: libcst.ClassDef) -> None:
-        self._depth -= 1
-
-    def visit_FunctionDef(self, node: libcst.FunctionDef) -> None:
-        self._depth += 1
-
-    def leave_FunctionDef(self, original_node: libcst.FunctionDef) -> None:
-        self._depth -= 1
-
-    def visit_module_class(self, node: libcst.ClassDef, project: ProjectIndex, qualname: str) -> None:
-        """Look at one module-level class with bases."""
-
-
-def file_defines(
-    text: SourceText, settings: Settings, wanted: Callable[[ProjectIndex, ClassFacts], bool]
-) -> bool:
-    """Some class of the file is ``wanted``, decided on the index's facts (an
-    ``ast`` parse, cached on disk): prefilters use it before libcst parses."""
-    if not text.filename:
-        return False
-    from flake8_django_safety.project import index_for_file
-
-    project = index_for_file(text.filename, settings.index_cache_dir)
-    facts = None if project is None else project.use_source(text.filename, text.text)
-    return project is not None and facts is not None and any(wanted(project, item) for item in facts.classes.values())
 
 
 class AccessPolicyRule(ModuleClassRule, register=False):

@@ -12,22 +12,32 @@ the index. What cannot be read makes the rules silent.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
-from flake8_django_safety.loops import FORWARD, KNOWN_METHODS, MANY, Chain, field_facts, plain_manager, queryset_chain
+from flake8_django_safety.classes import body_statements, file_defines
+from flake8_django_safety.loops import (
+    HEAVY,
+    KNOWN_METHODS,
+    MANAGER_READS,
+    Chain,
+    field_facts,
+    plain_manager,
+    queryset_chain,
+    relation_shape,
+)
 from flake8_django_safety.orm import is_model_serializer_base, resolve_class, split_chain
 
 if TYPE_CHECKING:
     import libcst
 
+    from flake8_django_safety.prefilter import SourceText
     from flake8_django_safety.project import ClassRef, ProjectIndex
-    from flake8_django_safety.project.facts import FieldFacts, MethodFacts
+    from flake8_django_safety.project.facts import ClassFacts, FieldFacts, MethodFacts
     from flake8_django_safety.rule import FileContext
+    from flake8_django_safety.settings import Settings
 
 #: Bases (as the index names classes it cannot read) that make a Django list view.
 DJANGO_LIST_BASES = frozenset(
@@ -67,17 +77,26 @@ _OPAQUE_SERIALIZER_METHODS = frozenset(
 #: DRF relational fields that read only the related key (``pk`` optimisation) for a forward relation.
 _KEY_ONLY_FIELDS = frozenset({"PrimaryKeyRelatedField", "HyperlinkedRelatedField"})
 _RELATED_FIELDS = _KEY_ONLY_FIELDS | {"SlugRelatedField", "StringRelatedField", "ManyRelatedField", "RelatedField"}
-#: Related-manager methods that query per row unless the relation was prefetched.
-MANAGER_READS = frozenset({"all", "count", "exists", "first", "last"})
 
 
 #: Names a module defining a list endpoint mentions (its own base, or a project base named like one).
 _ENDPOINT_WORDS = ("ListView", "ListAPIView", "ListCreateAPIView", "ModelViewSet", "ListModelMixin", "MultipleObjectMixin")
 
 
-def mentions_list_endpoint(text: str) -> bool:
-    """The cheap text check before parsing: a list base is named in the module."""
-    return "class " in text and any(word in text for word in _ENDPOINT_WORDS)
+def defines_list_endpoint(text: SourceText, settings: Settings) -> bool:
+    """The prefilter: a list base is named in the module (a substring test),
+    and one of its classes is a list endpoint by the index's facts (once per file)."""
+    if "class " not in text.text or not any(word in text.text for word in _ENDPOINT_WORDS):
+        return False
+    if "list_endpoints" not in text.memo:
+        text.memo["list_endpoints"] = file_defines(text, settings, _is_list_endpoint)
+    return bool(text.memo["list_endpoints"])
+
+
+def _is_list_endpoint(project: ProjectIndex, item: ClassFacts) -> bool:
+    ref = project.resolve_class(item.qualname)
+    names = () if ref is None else {base for base in project.ancestry(ref) if isinstance(base, str)}
+    return bool(names & (DRF_LIST_BASES | DJANGO_LIST_BASES))
 
 
 @dataclass
@@ -103,11 +122,21 @@ class Endpoint:
     attributes: dict[str, libcst.Assign] = field(default_factory=dict)
     methods: dict[str, libcst.FunctionDef] = field(default_factory=dict)
     querysets: list[Queryset] = field(default_factory=list)
+    #: Class attributes set by project bases (see ``ClassFacts.attributes``), nearest first.
+    inherited: dict[str, object] = field(default_factory=dict)
 
 
 def list_endpoint(context: FileContext, node: libcst.ClassDef) -> Endpoint | None:
-    """The endpoint ``node`` defines, with its querysets resolved; None when it is
-    not a list endpoint or its rows cannot be read."""
+    """The endpoint module-level class ``node`` defines, with its querysets
+    resolved; None when it is not a list endpoint or its rows cannot be read.
+    Worked out once per file and class (DJS401 and DJS402 both ask)."""
+    key = ("list_endpoint", id(node))
+    if key not in context.memo:
+        context.memo[key] = _list_endpoint(context, node)
+    return context.memo[key]
+
+
+def _list_endpoint(context: FileContext, node: libcst.ClassDef) -> Endpoint | None:
     project = context.project
     if project is None or context.module_name is None or not node.bases:
         return None
@@ -128,12 +157,14 @@ def list_endpoint(context: FileContext, node: libcst.ClassDef) -> Endpoint | Non
                     endpoint.attributes[small.targets[0].target.value] = small
     inherited: dict[str, MethodFacts] = {}
     for item in project.ancestry(ref):
-        if isinstance(item, str) or item is ref or item.qualname == ref.qualname:
+        if isinstance(item, str) or item.qualname == ref.qualname:
             continue
         for name, facts in item.facts.method_facts.items():
             inherited.setdefault(name, facts)
-        if any(facts.name == "queryset" for facts in item.facts.fields) and "queryset" not in endpoint.attributes:
-            return None  # rows from a base's ``queryset``
+        for name, value in item.facts.attributes.items():
+            endpoint.inherited.setdefault(name, value)
+    if "queryset" in endpoint.inherited and "queryset" not in endpoint.attributes:
+        return None  # rows from a base's ``queryset``
     own = endpoint.methods.keys()
     if (own | inherited.keys()) & _OPAQUE_VIEW_METHODS:
         return None
@@ -158,64 +189,37 @@ def _querysets(context: FileContext, endpoint: Endpoint) -> list[Queryset]:
     model = resolve_class(context, model_attr.value) if model_attr is not None else None
     if model is None and base is not None and base.chain is not None:
         model = base.chain.model
-    if model is not None:
-        # ``self.model._default_manager...``: the same rows as ``Model._default_manager...``
-        local_chains["self.model"] = Chain(model)
-    for statement in _statements(method.body):
+    for statement in body_statements(method.body):
         if isinstance(statement, cst.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0].target, cst.Name):
-            chain = _chain(context, statement.value, local_chains, base)
+            chain = _chain(context, statement.value, local_chains, base, model)
             name = statement.targets[0].target.value
             if chain is None:
                 local_chains.pop(name, None)
             else:
                 local_chains[name] = chain
         elif isinstance(statement, cst.Return) and statement.value is not None:
-            chain = _chain(context, statement.value, local_chains, base)
+            chain = _chain(context, statement.value, local_chains, base, model)
             found.append(Queryset(statement.value, chain, fixable=statement.value))
     return found
 
 
-def _statements(block: libcst.BaseSuite) -> list[libcst.BaseSmallStatement]:
-    """Small statements of a function body in source order, through ``if`` /
-    ``try`` / ``with`` / loop blocks (not into nested functions or classes)."""
-    found: list[libcst.BaseSmallStatement] = []
-
-    def visit(node: libcst.CSTNode) -> None:
-        if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-            found.extend(node.body)
-        elif not isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            for child in node.children:
-                if isinstance(child, (cst.BaseSuite, cst.BaseStatement, cst.Else, cst.ExceptHandler, cst.Finally)):
-                    visit(child)
-
-    visit(block)
-    return found
-
-
 def _chain(
-    context: FileContext, node: libcst.BaseExpression, local_chains: dict[str, Chain], base: Queryset | None
+    context: FileContext,
+    node: libcst.BaseExpression,
+    local_chains: dict[str, Chain],
+    base: Queryset | None,
+    model: ClassRef | None,
 ) -> Chain | None:
     """A queryset expression of ``get_queryset()``: ``super().get_queryset()`` and
-    ``self.queryset`` stand for the class's own ``queryset`` / ``model``."""
+    ``self.queryset`` stand for the class's own ``queryset`` / ``model``, and
+    ``self.model.<manager>`` for the model's manager."""
     calls, root = split_chain(node)
     if _is_super(root) and calls and calls[-1][0] == "get_queryset":
         rest = calls[:-1]
     elif cst.helpers.get_full_name_for_node(root) == "self.queryset":
         rest = calls
-    elif (
-        isinstance(root, cst.Attribute)
-        and cst.helpers.get_full_name_for_node(root.value) == "self.model"
-        and "self.model" in local_chains
-    ):
-        model = local_chains["self.model"].model
-        project = context.project
-        if project is None or not project.is_model(model) or not plain_manager(project, model, root.attr.value):
-            return None
-        if any(name not in KNOWN_METHODS for name, _ in calls):
-            return None
-        return Chain(model).then(list(reversed(calls)))
     else:
-        return queryset_chain(context, node, local_chains)
+        return queryset_chain(context, node, local_chains, model=model)
     if base is None or base.chain is None or any(name not in KNOWN_METHODS for name, _ in rest):
         return None
     return base.chain.then(list(reversed(rest)))
@@ -253,10 +257,12 @@ def list_serializers(context: FileContext, endpoint: Endpoint) -> tuple[ClassRef
         return None if default_ref is None else (default_ref, default_ref)
     list_expr: libcst.BaseExpression | None = None
     other: libcst.BaseExpression | None = None
-    returns = [node for node in _statements(method.body) if isinstance(node, cst.Return)]
-    for node in _walk(method.body):
+    from libcst import matchers
+
+    returns = [node for node in body_statements(method.body) if isinstance(node, cst.Return)]
+    for node in matchers.findall(method.body, matchers.If()):
         if isinstance(node, cst.If) and _tests_list_action(node.test):
-            inner = [n for n in _statements(node.body) if isinstance(n, cst.Return)]
+            inner = [n for n in body_statements(node.body) if isinstance(n, cst.Return)]
             if len(inner) == 1 and inner[0].value is not None:
                 list_expr = inner[0].value
     if returns and returns[-1].value is not None:
@@ -268,16 +274,6 @@ def list_serializers(context: FileContext, endpoint: Endpoint) -> tuple[ClassRef
     list_ref = _serializer_ref(context, list_expr, default_ref)
     other_ref = _serializer_ref(context, other, default_ref)
     return None if list_ref is None or other_ref is None else (list_ref, other_ref)
-
-
-def _walk(node: libcst.CSTNode) -> list[libcst.CSTNode]:
-    found: list[libcst.CSTNode] = []
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        found.append(current)
-        stack.extend(current.children)
-    return found
 
 
 def _serializer_ref(
@@ -335,8 +331,17 @@ class SerializerShape:
     accesses: list[Access]
 
 
-def serializer_shape(project: ProjectIndex, ref: ClassRef) -> SerializerShape | None:
-    """The shape of model serializer ``ref``; None when it is not one this module reads."""
+def serializer_shape(context: FileContext, ref: ClassRef) -> SerializerShape | None:
+    """The shape of model serializer ``ref``; None when it is not one this module
+    reads. Worked out once per file and serializer."""
+    key = ("serializer_shape", ref.qualname)
+    if key not in context.memo:
+        project = context.project
+        context.memo[key] = None if project is None else _serializer_shape(project, ref)
+    return context.memo[key]
+
+
+def _serializer_shape(project: ProjectIndex, ref: ClassRef) -> SerializerShape | None:
     ancestry = list(project.ancestry(ref))
     if not any(isinstance(item, str) and is_model_serializer_base(item) for item in ancestry):
         return None
@@ -364,7 +369,7 @@ def serializer_shape(project: ProjectIndex, ref: ClassRef) -> SerializerShape | 
             declared.setdefault(facts.name, facts)
     kinds = field_facts(project, model)
     reverse = project.reverse_relations(model)
-    columns = [name for name, kind in kinds.items() if kind in MANY or not kind.endswith("Manager")]
+    columns = [name for name, kind in kinds.items() if not kind.endswith("Manager") or relation_shape(kinds, {}, name)]
     fields = meta.get("fields")
     exclude = meta.get("exclude")
     if fields == "__all__":
@@ -406,23 +411,12 @@ def serializer_shape(project: ProjectIndex, ref: ClassRef) -> SerializerShape | 
     return shape
 
 
-def _relation(name: str, kinds: dict[str, str], reverse: dict[str, str]) -> str | None:
-    """``forward`` (one related object), ``many`` (a related manager) or None."""
-    kind = kinds.get(name)
-    if kind is not None:
-        return "forward" if kind in FORWARD else "many" if kind in MANY else None
-    kind = reverse.get(name)
-    if kind is not None:
-        return "forward" if kind == "OneToOneField" else "many"
-    return "many" if name.endswith("_set") else None
-
-
 def _default_field_access(name: str, kinds: dict[str, str], reverse: dict[str, str], depth: int) -> list[Access]:
     """The field ``ModelSerializer`` builds for ``name`` by itself: a many
     relation reads ``.all()`` per row; a forward relation only its key (the
     primary-key optimisation) unless ``depth`` nests it; a reverse one-to-one
     loads the object."""
-    relation = _relation(name, kinds, reverse)
+    relation = relation_shape(kinds, reverse, name)
     if relation == "many":
         return [Access(name, name, forward=False)]
     if relation == "forward" and (depth or name not in kinds):
@@ -435,7 +429,7 @@ def _declared_field_access(
 ) -> Access | None:
     """The relation a declared field reading ``path`` of the row follows, if any."""
     head, _, rest = path.partition(".")
-    relation = _relation(head, kinds, reverse)
+    relation = relation_shape(kinds, reverse, head)
     last = facts.field_class.rpartition(".")[2]
     if relation == "forward":
         if not rest and last in _KEY_ONLY_FIELDS and head in kinds:
@@ -479,50 +473,9 @@ def _is_serializer(project: ProjectIndex, field_class: str) -> bool:
 
 # -- heavy columns -----------------------------------------------------------------
 
-#: Field classes (last name) whose column can be large.
-HEAVY = frozenset({"TextField", "JSONField", "BinaryField", "ArrayField", "HStoreField"})
-#: Third-party field classes known to store text or JSON, by qualified name.
-KNOWN_HEAVY = frozenset(
-    {
-        "wagtail.fields.RichTextField",
-        "wagtail.fields.StreamField",
-        "wagtail.core.fields.RichTextField",
-        "wagtail.core.fields.StreamField",
-        "ckeditor.fields.RichTextField",
-        "ckeditor_uploader.fields.RichTextUploadingField",
-        "tinymce.models.HTMLField",
-        "markdownx.models.MarkdownxField",
-        "django_ckeditor_5.fields.CKEditor5Field",
-    }
-)
-
-
 def heavy_fields(project: ProjectIndex, model: ClassRef) -> list[str]:
     """The model's fields (own and inherited from project bases) with heavy columns."""
-    found: list[str] = []
-    seen: set[str] = set()
-    for item in project.ancestry(model):
-        if isinstance(item, str):
-            continue
-        for facts in item.facts.fields:
-            if facts.name in seen:
-                continue
-            seen.add(facts.name)
-            if _is_heavy(project, facts.field_class):
-                found.append(facts.name)
-    return found
-
-
-def _is_heavy(project: ProjectIndex, field_class: str) -> bool:
-    if field_class in KNOWN_HEAVY or field_class.rpartition(".")[2] in HEAVY:
-        return True
-    ref = project.resolve_class(field_class) if "." in field_class else None
-    if ref is None:
-        return False
-    return any(
-        (item in KNOWN_HEAVY or item.rpartition(".")[2] in HEAVY) if isinstance(item, str) else False
-        for item in project.ancestry(ref)
-    )
+    return [name for name, kind in field_facts(project, model).items() if kind in HEAVY]
 
 
 # -- templates ---------------------------------------------------------------------
@@ -533,7 +486,6 @@ _REFERENCE = re.compile(r"^\s*(extends|include|import|from)\s+(\S+)")
 _FOR = re.compile(r"^\s*for\s+(.+?)\s+in\s")
 _WITH = re.compile(r"(\w+)\s*=\s*([A-Za-z_]\w*)(?=\s|$)")
 _FILTER = re.compile(r"([A-Za-z_]\w*)\s*\|\s*([A-Za-z_]\w*)")
-_SKIPPED_FOLDERS = frozenset({"node_modules", "site-packages", "__pycache__", "venv", ".venv", "env", ".tox", "build", "dist"})
 #: Tags of Django's template language and its contrib libraries: none reads a
 #: row's attributes beyond what the template names.
 _DJANGO_TAGS = frozenset(
@@ -553,19 +505,6 @@ _DJANGO_FILTERS = frozenset(
     upper urlencode urlize urlizetrunc wordcount wordwrap yesno localize unlocalize localtime utc timezone
     intcomma intword naturalday naturaltime ordinal apnumber""".split()
 )
-
-
-def template_dirs(project: ProjectIndex) -> list[Path]:
-    """Every folder named ``templates`` in the project (once per index)."""
-    found = getattr(project, "_template_dirs", None)
-    if found is None:
-        found = []
-        for folder, subfolders, _files in os.walk(project.root):
-            subfolders[:] = sorted(name for name in subfolders if not name.startswith(".") and name not in _SKIPPED_FOLDERS)
-            if os.path.basename(folder) == "templates":
-                found.append(Path(folder))
-        project._template_dirs = found  # type: ignore[attr-defined]
-    return found
 
 
 def template_words(project: ProjectIndex, name: str) -> frozenset[str] | None:
@@ -628,7 +567,7 @@ def _hands_rows_to_custom_code(tags: list[str]) -> bool:
 
 
 def _read_template(project: ProjectIndex, name: str) -> str | None:
-    for folder in template_dirs(project):
+    for folder in project.template_dirs():
         path = folder / name
         try:
             if path.is_file() and path.stat().st_size < 1_000_000:

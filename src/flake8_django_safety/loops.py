@@ -37,6 +37,24 @@ FORWARD = frozenset(
 COLUMN_RELATIONS = FORWARD - {"GenericForeignKey"}
 #: Field classes (last name) that give a related manager.
 MANY = frozenset({"ManyToManyField", "ParentalManyToManyField", "TreeManyToManyField", "TaggableManager"})
+#: Field classes (last name) whose column can be large.
+HEAVY = frozenset({"TextField", "JSONField", "BinaryField", "ArrayField", "HStoreField"})
+#: Third-party field classes known to store text or JSON, by qualified name.
+KNOWN_HEAVY = frozenset(
+    {
+        "wagtail.fields.RichTextField",
+        "wagtail.fields.StreamField",
+        "wagtail.core.fields.RichTextField",
+        "wagtail.core.fields.StreamField",
+        "ckeditor.fields.RichTextField",
+        "ckeditor_uploader.fields.RichTextUploadingField",
+        "tinymce.models.HTMLField",
+        "markdownx.models.MarkdownxField",
+        "django_ckeditor_5.fields.CKEditor5Field",
+    }
+)
+#: Related-manager methods that run a query per row unless the relation was prefetched.
+MANAGER_READS = frozenset({"all", "count", "exists", "first", "last"})
 
 
 @dataclass(frozen=True)
@@ -84,7 +102,8 @@ def literal_lookups(call: libcst.Call) -> list[str] | None:
 def field_facts(project: ProjectIndex, ref: ClassRef) -> dict[str, str]:
     """Field name -> the last name of its class (``ForeignKey``), own and
     inherited from project bases, the nearest definition winning; project
-    subclasses of Django fields are named by the Django class they extend."""
+    subclasses of relation and heavy fields are named by the Django class they
+    extend, and well-known third-party heavy fields (``KNOWN_HEAVY``) are ``TextField``."""
     found: dict[str, str] = {}
     for item in project.ancestry(ref):
         if isinstance(item, str):
@@ -97,22 +116,48 @@ def field_facts(project: ProjectIndex, ref: ClassRef) -> dict[str, str]:
 
 def _field_kind(project: ProjectIndex, field_class: str) -> str:
     last = field_class.rpartition(".")[2]
-    if last in FORWARD or last in MANY:
+    if field_class in KNOWN_HEAVY:
+        return "TextField"
+    if last in _KINDS:
         return last
     ref = project.resolve_class(field_class) if "." in field_class else None
     if ref is not None:
         for item in project.ancestry(ref):
+            if isinstance(item, str) and item in KNOWN_HEAVY:
+                return "TextField"
             name = (item if isinstance(item, str) else item.facts.name).rpartition(".")[2]
-            if name in FORWARD or name in MANY:
+            if name in _KINDS:
                 return name
     return last
 
 
+_KINDS = FORWARD | MANY | HEAVY
+
+
+def relation_shape(kinds: dict[str, str], reverse: dict[str, str], name: str) -> str | None:
+    """What attribute ``name`` of a row is: ``"forward"`` (one related object,
+    loaded on access), ``"many"`` (a related manager) or None. ``kinds`` are
+    the model's ``field_facts``, ``reverse`` its ``reverse_relations``;
+    ``<model>_set`` accessors are known by their name."""
+    kind = kinds.get(name)
+    if kind is not None:
+        return "forward" if kind in FORWARD else "many" if kind in MANY else None
+    kind = reverse.get(name)
+    if kind is not None:
+        return "forward" if kind == "OneToOneField" else "many"
+    return "many" if name.endswith("_set") else None
+
+
 def queryset_chain(
-    context: FileContext, node: libcst.BaseExpression, local_chains: dict[str, Chain]
+    context: FileContext,
+    node: libcst.BaseExpression,
+    local_chains: dict[str, Chain],
+    *,
+    model: ClassRef | None = None,
 ) -> Chain | None:
     """The queryset ``node`` builds from ``Model.<manager>`` of a project model, or
-    from a local bound to one (``local_chains``); None when any step is unknown."""
+    from a local bound to one (``local_chains``); None when any step is unknown.
+    In a view, ``model`` is the class's model: ``self.model.<manager>`` is its manager."""
     if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Slice):
         node = node.value  # ``qs[:50]`` is still a queryset
     calls, node = split_chain(node)
@@ -125,7 +170,10 @@ def queryset_chain(
     if not isinstance(node, cst.Attribute):
         return None
     project = context.project
-    ref = resolve_class(context, node.value)
+    if model is not None and cst.helpers.get_full_name_for_node(node.value) == "self.model":
+        ref: ClassRef | None = model
+    else:
+        ref = resolve_class(context, node.value)
     if project is None or ref is None or not project.is_model(ref) or not plain_manager(project, ref, node.attr.value):
         return None
     return Chain(ref, tuple(calls))

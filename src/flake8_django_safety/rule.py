@@ -88,6 +88,8 @@ class FileContext:
     imports: ImportTracker
     #: The text the module was parsed from, when the caller has it (saves a code generation).
     source: str | None = None
+    #: What rules work out once per file and share (keyed by the helper that fills it).
+    memo: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def project(self) -> ProjectIndex | None:

@@ -76,8 +76,8 @@ class Settings:
     test_patterns: tuple[str, ...] = dataclasses.field(
         default=DEFAULT_TEST_PATTERNS,
         metadata={
-            "help": "Files treated as test modules, where DJS101 and DJS102 stay silent: "
-            "file-name globs, and folder names ending in '/'; empty to lint tests too",
+            "help": "Files treated as test modules, which the rules that list this option "
+            "leave alone: file-name globs, and folder names ending in '/'; empty to lint tests too",
             "metavar": "PATTERNS",
         },
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -34,3 +36,24 @@ def setup_django() -> None:
         for app in ("validation_app", "loading_app"):
             for model in apps.get_app_config(app).get_models():
                 editor.create_model(model)
+
+
+@contextmanager
+def loading_rows(rows: int, body: str) -> Iterator[int]:
+    """``rows`` articles of ``loading_app``, each with its own author and one to
+    three of three tags, alone in their tables while the block runs. ``body`` is
+    each article's text, formatted with its number (``{i}``)."""
+    setup_django()
+    from loading_app.models import Article, Author, Tag
+
+    assert not Article.objects.exists(), "another test left articles behind"
+    tags = [Tag.objects.create(name=f"tag{i}") for i in range(3)]
+    for i in range(rows):
+        author = Author.objects.create(name=f"author{i}")
+        article = Article.objects.create(title=f"t{i}", body=body.format(i=i), author=author)
+        article.tags.set(tags[: i % 3 + 1])
+    try:
+        yield rows
+    finally:
+        for model in (Article, Author, Tag):
+            model.objects.all().delete()

@@ -35,6 +35,8 @@ ROOT_MARKERS = ("manage.py", "pyproject.toml", "setup.cfg", "tox.ini", ".flake8"
 #: Django's model base, under the names code imports it by.
 MODEL_BASES = frozenset({"django.db.models.Model", "django.db.models.base.Model"})
 _CACHE_VERSION = "9"
+#: Folders of installed or generated code, never the project's own.
+_NOT_PROJECT_FOLDERS = frozenset({"node_modules", "site-packages", "__pycache__", "venv", ".venv", "env", ".tox", "build", "dist"})
 _SETTINGS_MODULE = re.compile(r"""DJANGO_SETTINGS_MODULE["']?\s*[,=:]\s*["']?([A-Za-z_][\w.]*)""")
 #: Model methods that are not "change these fields, then save" helpers.
 _NOT_MUTATORS = VALIDATION_HOOKS | {"save", "asave", "delete", "adelete", "full_clean", "refresh_from_db"}
@@ -106,6 +108,7 @@ class ProjectIndex:
         self._overrides: dict[str, ModuleFacts] = {}
         self._override_sources: dict[str, str] = {}
         self._reverse: dict[str, dict[str, str]] | None = None
+        self._template_dirs: list[Path] | None = None
 
     # -- modules ----------------------------------------------------------------
 
@@ -397,6 +400,18 @@ class ProjectIndex:
                         for facts in () if module is None else module.classes.values():
                             self._add_reverse(ClassRef(module, facts))
         return self._reverse.get(ref.qualname, {})
+
+    def template_dirs(self) -> list[Path]:
+        """Every folder named ``templates`` in the project, in a stable order (walked once)."""
+        if self._template_dirs is None:
+            self._template_dirs = []
+            for folder, subfolders, _files in os.walk(self.root):
+                subfolders[:] = sorted(
+                    name for name in subfolders if not name.startswith(".") and name not in _NOT_PROJECT_FOLDERS
+                )
+                if os.path.basename(folder) == "templates":
+                    self._template_dirs.append(Path(folder))
+        return self._template_dirs
 
     def _models_submodules(self, package: str) -> list[str]:
         """``app.models`` and, for a ``models/`` package, the modules in it."""

@@ -3,17 +3,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
+from flake8_django_safety.classes import ModuleClassRule
 from flake8_django_safety.endpoints import (
     Endpoint,
     Queryset,
     heavy_fields,
     list_endpoint,
     list_serializers,
-    mentions_list_endpoint,
+    defines_list_endpoint,
     serializer_shape,
     template_words,
 )
-from flake8_django_safety.rule import Fix, Rule, Safety
+from flake8_django_safety.rule import Fix, Safety
 
 if TYPE_CHECKING:
     import libcst
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 _CHOOSES_COLUMNS = frozenset({"only", "defer", "values", "values_list"})
 
 
-class ListViewLoadsHeavyColumns(Rule):
+class ListViewLoadsHeavyColumns(ModuleClassRule):
     """
     ## What it does
     Flags the queryset of a list endpoint that loads heavy columns
@@ -136,16 +137,15 @@ class ListViewLoadsHeavyColumns(Rule):
 
     @classmethod
     def applies_to_file(cls, filename: str, settings: Settings) -> bool:
-        return not settings.is_test_file(filename) and not settings.is_migration_file(filename)
+        return super().applies_to_file(filename, settings) and not settings.is_migration_file(filename)
 
     @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
-        return mentions_list_endpoint(text.text)
+        return defines_list_endpoint(text, settings)
 
-    def visit_ClassDef(self, node: libcst.ClassDef) -> None:
+    def visit_module_class(self, node: libcst.ClassDef, project: ProjectIndex, qualname: str) -> None:
         endpoint = list_endpoint(self.context, node)
-        project = self.context.project
-        if endpoint is None or project is None:
+        if endpoint is None:
             return
         for queryset in endpoint.querysets:
             chain = queryset.chain
@@ -166,7 +166,7 @@ class ListViewLoadsHeavyColumns(Rule):
         if serializers is None:
             return
         listing, other = serializers
-        shape = serializer_shape(project, listing)
+        shape = serializer_shape(self.context, listing)
         if shape is None or shape.reads is None or shape.model.qualname != model.qualname:
             return
         unread = [name for name in heavy if name not in shape.reads]
@@ -174,7 +174,7 @@ class ListViewLoadsHeavyColumns(Rule):
             return
         list_only = False
         if endpoint.detail and other.qualname != listing.qualname:
-            detail = serializer_shape(project, other)
+            detail = serializer_shape(self.context, other)
             list_only = detail is None or detail.reads is None or not detail.reads.isdisjoint(unread)
         fix = None
         if list_only:
@@ -273,19 +273,31 @@ def _defer_fix(expression: libcst.BaseExpression, unread: list[str]) -> Fix:
 
 
 def _template_name(endpoint: Endpoint, model: ClassRef) -> str | None:
-    """``template_name`` when literal, else Django's ``<app_label>/<model>_list.html``."""
-    assign = endpoint.attributes.get("template_name")
-    if assign is not None:
-        value = assign.value
-        return value.evaluated_value if isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str) else None
-    suffix = "_list"
-    if "template_name_suffix" in endpoint.attributes:
-        value = endpoint.attributes["template_name_suffix"].value
-        if not (isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str)):
-            return None
-        suffix = value.evaluated_value
+    """``template_name`` (own or set by a project base) when literal, else
+    Django's ``<app_label>/<model><template_name_suffix>.html``."""
+    name = _string_attribute(endpoint, "template_name")
+    if name is not None:
+        return name or None
+    suffix = _string_attribute(endpoint, "template_name_suffix")
+    if suffix == "":
+        return None
     parts = model.module.name.split(".")
     if "models" not in parts or parts.index("models") == 0:
         return None
     app_label = parts[parts.index("models") - 1]
-    return f"{app_label}/{model.facts.name.lower()}{suffix}.html"
+    return f"{app_label}/{model.facts.name.lower()}{suffix or '_list'}.html"
+
+
+def _string_attribute(endpoint: Endpoint, name: str) -> str | None:
+    """The class attribute ``name`` when set to a string literal; None when
+    nobody sets it; "" when it is set to anything else (it cannot be read)."""
+    assign = endpoint.attributes.get(name)
+    if assign is not None:
+        value = assign.value
+        if isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
+            return value.evaluated_value
+        return ""
+    if name in endpoint.inherited:
+        value = endpoint.inherited[name]
+        return value if isinstance(value, str) and type(value) is str else ""
+    return None

@@ -4,14 +4,14 @@ import re
 from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
-from flake8_django_safety.endpoints import list_endpoint, list_serializers, mentions_list_endpoint, serializer_shape
+from flake8_django_safety.endpoints import defines_list_endpoint, list_endpoint, list_serializers, serializer_shape
 from flake8_django_safety.loops import (
     COLUMN_RELATIONS,
-    FORWARD,
-    MANY,
+    MANAGER_READS,
     Loop,
     QuerysetLoops,
     loaded_relations,
+    relation_shape,
 )
 
 if TYPE_CHECKING:
@@ -28,8 +28,6 @@ _LOOP_OVER_NAME = re.compile(r"\bfor\s+\w+\s+in\s+(\w+)\b")
 #: ``rows = Model.objects...``: a local a loop may iterate later.
 _QUERYSET_LOCAL = re.compile(r"^[ \t]*(\w+)[ \t]*=[ \t]*[\w.]+\.objects\b", re.MULTILINE)
 
-#: Related-manager methods that run a query per row unless the relation was prefetched.
-_MANAGER_READS = frozenset({"all", "count", "exists", "first", "last"})
 #: The serializer form, reported on the list endpoint's queryset.
 SERIALIZER_MESSAGE = (
     "N+1 queries: {fields} of serializer `{serializer}` {verb} `{relation}` once per `{model}` row "
@@ -130,9 +128,12 @@ class NPlusOneRelatedAccess(QuerysetLoops):
 
     @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
-        source = text.text
-        if "serializer_class" in source and mentions_list_endpoint(source):
-            return True
+        return cls._loops_over_querysets(text.text) or (
+            "serializer_class" in text.text and defines_list_endpoint(text, settings)
+        )
+
+    @staticmethod
+    def _loops_over_querysets(source: str) -> bool:
         if ".objects" not in source or "for " not in source:
             return False
         if _LOOP_OVER_MANAGER.search(source):
@@ -148,16 +149,21 @@ class NPlusOneRelatedAccess(QuerysetLoops):
         self.group_bodies: set[int] = set()
         #: For each group body being visited: how many loops enclose it.
         self.group_depths: list[int] = []
+        #: Classes being visited: only module-level ones are list endpoints the index knows.
+        self.class_depth = 0
 
     def visit_ClassDef(self, node: libcst.ClassDef) -> None:
         """The serializer form: a DRF list endpoint whose serializer follows
         relations the endpoint's queryset does not load."""
+        self.class_depth += 1
+        if self.class_depth > 1 or len(self.frames) > 1:
+            return
         endpoint = list_endpoint(self.context, node)
         project = self.context.project
         if endpoint is None or project is None or not endpoint.drf:
             return
         serializers = list_serializers(self.context, endpoint)
-        shape = None if serializers is None else serializer_shape(project, serializers[0])
+        shape = None if serializers is None else serializer_shape(self.context, serializers[0])
         if shape is None or not shape.accesses:
             return
         for queryset in endpoint.querysets:
@@ -185,6 +191,9 @@ class NPlusOneRelatedAccess(QuerysetLoops):
                     ),
                 )
 
+    def leave_ClassDef(self, original_node: libcst.ClassDef) -> None:
+        self.class_depth -= 1
+
     def visit_If(self, node: libcst.If) -> None:
         if self.loops and _starts_a_group(node):
             self.group_bodies.add(id(node.body))
@@ -201,12 +210,12 @@ class NPlusOneRelatedAccess(QuerysetLoops):
         if node.attr.value in ("pk", "id") and isinstance(node.value, cst.Attribute):
             self.key_only.add(id(node.value))
         loop = self.row_attribute(node)
-        if loop is not None and self._kind(loop, node.attr.value) in FORWARD:
+        if loop is not None and self._relation(loop, node.attr.value) == "forward":
             self._check(loop, node, node.attr.value, forward=True)
 
     def visit_Call(self, node: libcst.Call) -> None:
         func = node.func
-        if not (isinstance(func, cst.Attribute) and func.attr.value in _MANAGER_READS):
+        if not (isinstance(func, cst.Attribute) and func.attr.value in MANAGER_READS):
             return
         manager = func.value
         if not isinstance(manager, cst.Attribute):
@@ -215,7 +224,7 @@ class NPlusOneRelatedAccess(QuerysetLoops):
         if loop is None:
             return
         relation = manager.attr.value
-        if relation.endswith("_set") or self._kind(loop, relation) in MANY:
+        if self._relation(loop, relation) == "many":
             self._check(loop, node, relation, forward=False)
 
     def _once_per_group(self, loop: Loop) -> bool:
@@ -224,12 +233,13 @@ class NPlusOneRelatedAccess(QuerysetLoops):
         position = next(index for index, candidate in enumerate(self.loops) if candidate is loop)
         return any(position < depth for depth in self.group_depths)
 
-    def _kind(self, loop: Loop, name: str) -> str | None:
-        kind = self.fields(loop.chain.model).get(name)
+    def _relation(self, loop: Loop, name: str) -> str | None:
+        """``relation_shape`` of a row attribute; reverse accessors are looked up
+        (a scan of the models modules, once) only for names that are not fields."""
+        kinds = self.fields(loop.chain.model)
         project = self.context.project
-        if kind is None and project is not None:
-            kind = project.reverse_relations(loop.chain.model).get(name)
-        return kind
+        reverse = {} if name in kinds or project is None else project.reverse_relations(loop.chain.model)
+        return relation_shape(kinds, reverse, name)
 
     def _check(self, loop: Loop, node: libcst.CSTNode, relation: str, *, forward: bool) -> None:
         if relation in loop.reported or self._once_per_group(loop):
@@ -239,7 +249,7 @@ class NPlusOneRelatedAccess(QuerysetLoops):
             return
         loop.reported.add(relation)
         access = self.context.code_for(node, 40)
-        kind = self._kind(loop, relation)
+        kind = self.fields(loop.chain.model).get(relation)
         if id(node) in self.key_only and kind in COLUMN_RELATIONS:
             advice = f"read the key from the row itself: `{loop.variable}.{relation}_id`"
         else:

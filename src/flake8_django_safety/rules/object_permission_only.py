@@ -3,7 +3,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
-from flake8_django_safety.drf import ModuleClassRule, file_defines, object_only_permission
+from flake8_django_safety.classes import ModuleClassRule, file_defines
+from flake8_django_safety.drf import object_only_permission
 
 if TYPE_CHECKING:
     import libcst

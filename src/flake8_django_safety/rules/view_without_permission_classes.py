@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flake8_django_safety.drf import ModuleClassRule, default_allows_any, file_defines, view_without_permissions
+from flake8_django_safety.classes import ModuleClassRule, file_defines
+from flake8_django_safety.drf import default_allows_any, view_without_permissions
 
 if TYPE_CHECKING:
     import libcst
