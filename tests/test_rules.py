@@ -47,7 +47,7 @@ def _snapshot_cases() -> list[tuple[str, Safety]]:
     for code, rule in registered_rules().items():
         if rule.fix_safety is Safety.SAFE:
             cases.append((code, Safety.SAFE))
-        if rule.fix_safety is Safety.UNSAFE:
+        if rule.fix_safety is Safety.UNSAFE or rule.sometimes_unsafe:
             cases.append((code, Safety.UNSAFE))
     return cases
 

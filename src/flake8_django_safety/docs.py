@@ -55,7 +55,9 @@ class RuleDoc:
 
 
 def fix_label(rule: type[Rule]) -> str:
-    return rule.fix_safety.value if rule.fix_safety is not None else "none"
+    if rule.fix_safety is None:
+        return "none"
+    return f"{rule.fix_safety.value} (some unsafe)" if rule.sometimes_unsafe else rule.fix_safety.value
 
 
 def render_rule_page(rule: type[Rule]) -> str:

@@ -181,6 +181,8 @@ class Rule(Visitor):
     name: ClassVar[str]
     message: ClassVar[str]
     fix_safety: ClassVar[Safety | None] = None
+    #: Some fixes are unsafe even though ``fix_safety`` is SAFE (the page says when).
+    sometimes_unsafe: ClassVar[bool] = False
     default_enabled: ClassVar[bool] = True
     #: Names of the ``Settings`` fields this rule reads (documented under Options).
     options: ClassVar[tuple[str, ...]] = ()

@@ -8,6 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+NEWSROOM = Path(__file__).parent.parent / "fixtures" / "projects" / "newsroom"
+
+
 def setup_django() -> None:
     """Configure settings for the runtime apps under tests/runtime and create their tables."""
     import django
@@ -16,6 +19,8 @@ def setup_django() -> None:
     if settings.configured:
         return
     sys.path.insert(0, str(Path(__file__).parent))
+    # The newsroom fixture project's app: its DJS501 fixture and fix snapshots run against it.
+    sys.path.insert(0, str(NEWSROOM))
     settings.configure(
         INSTALLED_APPS=[
             "django.contrib.contenttypes",
@@ -23,6 +28,7 @@ def setup_django() -> None:
             "rest_framework",
             "validation_app",
             "loading_app",
+            "desk",
         ],
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",
@@ -33,7 +39,7 @@ def setup_django() -> None:
     from django.db import connection
 
     with connection.schema_editor() as editor:
-        for app in ("validation_app", "loading_app"):
+        for app in ("validation_app", "loading_app", "desk"):
             for model in apps.get_app_config(app).get_models():
                 editor.create_model(model)
 

@@ -27,6 +27,7 @@ class FieldFacts:
     #: First positional argument or ``to=``, for relations (``"app.Model"``, a class name).
     target: str | None = None
     related_name: str | None = None
+    related_query_name: str | None = None
     #: DRF serializer fields: ``source=``, ``many=True`` and ``method_name=`` when literal.
     source: str | None = None
     many: bool = False
@@ -464,13 +465,16 @@ def _field(name: str, call: ast.Call, module: ModuleFacts) -> FieldFacts | None:
             target = _literal_or_name(keyword.value, module)
         elif keyword.arg is not None and isinstance(keyword.value, ast.Constant):
             literal[keyword.arg] = keyword.value.value
-    related, source, method_name = (literal.get(key) for key in ("related_name", "source", "method_name"))
+    related, query, source, method_name = (
+        literal.get(key) for key in ("related_name", "related_query_name", "source", "method_name")
+    )
     return FieldFacts(
         name=name,
         field_class=module.qualify(callee),
         has_validators=any(k.arg == "validators" for k in call.keywords),
         target=target,
         related_name=None if related is None else str(related),
+        related_query_name=None if query is None else str(query),
         source=source if isinstance(source, str) else None,
         many=literal.get("many") is True,
         method_name=method_name if isinstance(method_name, str) else None,

@@ -34,7 +34,7 @@ from flake8_django_safety.project.facts import (
 ROOT_MARKERS = ("manage.py", "pyproject.toml", "setup.cfg", "tox.ini", ".flake8", ".git")
 #: Django's model base, under the names code imports it by.
 MODEL_BASES = frozenset({"django.db.models.Model", "django.db.models.base.Model"})
-_CACHE_VERSION = "9"
+_CACHE_VERSION = "10"
 #: Folders of installed or generated code, never the project's own.
 _NOT_PROJECT_FOLDERS = frozenset({"node_modules", "site-packages", "__pycache__", "venv", ".venv", "env", ".tox", "build", "dist"})
 _SETTINGS_MODULE = re.compile(r"""DJANGO_SETTINGS_MODULE["']?\s*[,=:]\s*["']?([A-Za-z_][\w.]*)""")
@@ -108,6 +108,7 @@ class ProjectIndex:
         self._overrides: dict[str, ModuleFacts] = {}
         self._override_sources: dict[str, str] = {}
         self._reverse: dict[str, dict[str, str]] | None = None
+        self._lookup_names: frozenset[str] | None = None
         self._template_dirs: list[Path] | None = None
 
     # -- modules ----------------------------------------------------------------
@@ -391,15 +392,36 @@ class ProjectIndex:
         are recognised by their name.) Scans every models module once."""
         if self._reverse is None:
             self._reverse = {}
-            if self._app_models is None:
-                self._app_models = self._models_modules()
-            for modules in self._app_models.values():
-                for package in modules:
-                    for name in self._models_submodules(package):
-                        module = self.module(name)
-                        for facts in () if module is None else module.classes.values():
-                            self._add_reverse(ClassRef(module, facts))
+            for ref_in_models in self._models_classes():
+                self._add_reverse(ref_in_models)
         return self._reverse.get(ref.qualname, {})
+
+    def lookup_names(self) -> frozenset[str]:
+        """Every name a reverse relation may take in some project model's lookups
+        and ``_meta.get_fields()``: the lower-case name of each class of a models
+        module (Django's default ``related_query_name``, and the reverse one-to-one
+        of a multi-table child), and each literal ``related_name`` /
+        ``related_query_name``. Not per model: a superset, for callers that must
+        not pick a name Django could refuse."""
+        if self._lookup_names is None:
+            names: set[str] = set()
+            for owner in self._models_classes():
+                names.add(owner.facts.name.lower())
+                for facts in owner.facts.fields:
+                    names.update(n for n in (facts.related_name, facts.related_query_name) if n)
+            self._lookup_names = frozenset(names)
+        return self._lookup_names
+
+    def _models_classes(self) -> Iterator[ClassRef]:
+        """The classes of every models module of the project's apps."""
+        if self._app_models is None:
+            self._app_models = self._models_modules()
+        for modules in self._app_models.values():
+            for package in modules:
+                for name in self._models_submodules(package):
+                    module = self.module(name)
+                    for facts in () if module is None else module.classes.values():
+                        yield ClassRef(module, facts)
 
     def template_dirs(self) -> list[Path]:
         """Every folder named ``templates`` in the project, in a stable order (walked once)."""
