@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import keyword
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from flake8_django_safety.project import ClassRef
     from flake8_django_safety.settings import Settings
 
+#: ``row["key"]`` somewhere in the text.
+_ROW_KEY = re.compile(r"\w\[[\"'][\w.]+[\"']\]")
 #: Calls that may wrap a generator expression of rows without changing what it yields.
 _COLLECTORS = frozenset({"list", "tuple"})
 
@@ -140,7 +143,7 @@ class PythonSideKeyRenaming(Rule):
 
     @classmethod
     def triggered_by(cls, text: SourceText, settings: Settings) -> bool:
-        return ".values(" in text.text
+        return ".values(" in text.text and _ROW_KEY.search(text.text) is not None
 
     # -- where rows are rebuilt ----------------------------------------------------
 
