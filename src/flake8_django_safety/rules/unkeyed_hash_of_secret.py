@@ -99,6 +99,8 @@ class UnkeyedHashOfSecret(SecretRule):
     def __init__(self, context: FileContext) -> None:
         super().__init__(context)
         self.hash_objects: list[dict[str, str]] = [{}]
+        #: Per function: what each local was last bound to.
+        self.values: list[dict[str, cst.BaseExpression]] = [{}]
         #: Per function: findings on digests bound to a name, held back until we know
         #: whether the name keys an HMAC; and the names that do.
         self.pending: list[list[tuple[str, Finding]]] = [[]]
@@ -115,12 +117,14 @@ class UnkeyedHashOfSecret(SecretRule):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         super().visit_FunctionDef(node)
         self.hash_objects.append({})
+        self.values.append({})
         self.pending.append([])
         self.hmac_keys.append(set())
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         super().leave_FunctionDef(original_node)
         self.hash_objects.pop()
+        self.values.pop()
         self._flush(self.pending.pop(), self.hmac_keys.pop())
 
     def leave_Module(self, original_node: cst.Module) -> None:
@@ -140,6 +144,7 @@ class UnkeyedHashOfSecret(SecretRule):
         self.assigning = None
 
     def bound(self, name: str, value: cst.BaseExpression) -> None:
+        self.values[-1][name] = value
         objects = self.hash_objects[-1]
         if isinstance(value, cst.Call) and (hash_name := self._fast_hash(value)):
             objects[name] = hash_name
@@ -186,11 +191,21 @@ class UnkeyedHashOfSecret(SecretRule):
             or _mixed_with_data(data, self)
         ):
             return
+        source = self._bound_value(data)
+        if source is not None and (
+            _mixed_with_data(source, self) or ((origin := self.secret(source, keyed=False)) and _is_key_material(origin))
+        ):
+            return  # ``payload = appid + text + secret`` / ``key = force_bytes(settings.SECRET_KEY)``, then hashed
         message = self.message.format(hash=label, operand=found.text, suggestion=_suggestion(found))
         if self.assigning is not None:
             self.pending[-1].append((self.assigning, Finding(self.code, message, node)))
         else:
             self.report(node, message)
+
+    def _bound_value(self, data: cst.BaseExpression) -> cst.BaseExpression | None:
+        """What the local that ``data`` reads (``payload.encode()``) was bound to, in this function."""
+        node = unwrap(data, self.context.imports)
+        return self.values[-1].get(node.value) if isinstance(node, cst.Name) else None
 
     def _fast_hash(self, call: cst.Call) -> str | None:
         qualified = self.context.imports.qualify(call.func)
