@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from flake8_django_safety._lazy import cst
 from flake8_django_safety.imports import ImportTracker
 from flake8_django_safety.migrations import MigrationRule
+from flake8_django_safety.orm import PAIR_READS, QUERYSET_METHODS, ROW_READS
 
 if TYPE_CHECKING:
     from flake8_django_safety.prefilter import SourceText
@@ -21,6 +22,15 @@ _APP_LABEL = re.compile(r"""^[ \t]+label[ \t]*=[ \t]*["']([A-Za-z_]\w*)["']""", 
 _HISTORICAL_ATTRIBUTES = frozenset(
     {"objects", "_default_manager", "_base_manager", "DoesNotExist", "MultipleObjectsReturned", "_meta"}
 )
+_MANAGERS = frozenset({"objects", "_default_manager", "_base_manager"})
+#: What a historical model's manager offers: Django's own manager and queryset API (a
+#: custom manager method is there only with ``use_in_migrations = True``).
+_MANAGER_API = QUERYSET_METHODS | ROW_READS | PAIR_READS | frozenset(
+    {"get_queryset", "create", "acreate", "update", "aupdate", "delete", "adelete", "count", "acount",
+     "exists", "aexists", "values", "values_list", "bulk_create", "abulk_create", "bulk_update",
+     "abulk_update", "in_bulk", "ain_bulk", "iterator", "aiterator", "aggregate", "aaggregate", "raw",
+     "dates", "datetimes", "contains", "acontains", "explain", "aexplain", "db_manager"}
+)  # fmt: skip
 
 
 class MigrationImportsModels(MigrationRule):
@@ -234,12 +244,19 @@ def _uses(function: cst.CSTNode, scopes: list[_Scope]) -> Iterator[tuple[cst.CST
     params = function.params
     defaults = [param.default for param in (*params.posonly_params, *params.params, *params.kwonly_params)]
     stack: list[cst.CSTNode] = [function.body, *(d for d in defaults if d is not None)]
+    #: ``Order.objects`` whose chain calls a custom manager or queryset method, which the
+    #: historical model lacks.
+    custom: set[int] = set()
     while stack:
         node = stack.pop()
         if type(node).__name__ in _FUNCTIONS or isinstance(node, (cst.ClassDef, cst.Import, cst.ImportFrom)):
             continue
         used = None
-        if isinstance(node, cst.Attribute) and node.attr.value in _HISTORICAL_ATTRIBUTES:
+        if isinstance(node, cst.Attribute) and node.attr.value not in _MANAGER_API | _HISTORICAL_ATTRIBUTES:
+            manager = _manager_of_chain(node.value)
+            if manager is not None:
+                custom.add(id(manager))
+        if isinstance(node, cst.Attribute) and node.attr.value in _HISTORICAL_ATTRIBUTES and id(node) not in custom:
             used = node.value
         elif isinstance(node, cst.Call):
             used = node.func
@@ -248,6 +265,19 @@ def _uses(function: cst.CSTNode, scopes: list[_Scope]) -> Iterator[tuple[cst.CST
             if qualified is not None:
                 yield used, qualified
         stack.extend(reversed(node.children))
+
+
+def _manager_of_chain(node: cst.BaseExpression) -> cst.Attribute | None:
+    """``Order.objects`` in ``Order.objects.filter(...)``: the manager a call chain starts from."""
+    while True:
+        if isinstance(node, cst.Call):
+            node = node.func
+        elif isinstance(node, cst.Attribute) and node.attr.value in _MANAGERS:
+            return node
+        elif isinstance(node, cst.Attribute) and node.attr.value in _MANAGER_API:
+            node = node.value
+        else:
+            return None
 
 
 def _resolve(node: cst.Name | cst.Attribute, scopes: list[_Scope]) -> str | None:
