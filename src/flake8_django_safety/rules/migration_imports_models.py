@@ -68,8 +68,11 @@ class MigrationImportsModels(MigrationRule):
     current code). A use that a historical model cannot stand in for is left
     alone: a custom class method (wagtail imports its real `Collection` on
     purpose to call treebeard's `fix_tree()`), a class constant
-    (`Order.STATUS_PAID`), the class passed on as a value. A name the
-    function binds itself (`Order = apps.get_model(...)`) is not the import. The app label in the suggestion
+    (`Order.STATUS_PAID`), a custom manager or queryset method anywhere in
+    the chain (`Order.objects.current_app()`: a historical manager has it only
+    with `use_in_migrations = True`), the class passed on as a value. A name
+    the function binds itself (`Order = apps.get_model(...)`) is not the
+    import. The app label in the suggestion
     is the model's `Meta.app_label`, else the `label` of the `AppConfig` in the
     app's `apps.py`, else the app package's name.
 
