@@ -70,6 +70,9 @@ DRF_DETAIL_BASES = frozenset(
 )
 #: View methods that change what the list does with its rows: the view is not read further.
 _OPAQUE_VIEW_METHODS = frozenset({"list", "get", "paginate_queryset", "get_paginated_response"})
+#: View bases from libraries that narrow the columns (``.only()``) and add the
+#: prefetches from the serializer on each request: dynamic-rest's ``DynamicFilterBackend``.
+_COLUMN_CHOOSING_PACKAGES = ("dynamic_rest.",)
 #: Serializer methods that change which attributes are read.
 _OPAQUE_SERIALIZER_METHODS = frozenset(
     {"to_representation", "get_fields", "get_field_names", "build_field", "build_relational_field", "__init__"}
@@ -147,6 +150,8 @@ def _list_endpoint(context: FileContext, node: libcst.ClassDef) -> Endpoint | No
     drf = bool(names & DRF_LIST_BASES)
     if not drf and not names & DJANGO_LIST_BASES:
         return None
+    if any(name.startswith(_COLUMN_CHOOSING_PACKAGES) for name in names):
+        return None  # a library picks the columns and the prefetches per request
     endpoint = Endpoint(node, ref, drf, detail=drf and bool(names & DRF_DETAIL_BASES))
     for statement in node.body.body:
         if isinstance(statement, cst.FunctionDef):

@@ -81,6 +81,8 @@ class Loop:
     #: The loop variable was rebound inside the loop: no longer a row.
     rebound: bool = False
     reported: set[str] = field(default_factory=set)
+    #: ``except`` handlers around the loop: a read in a handler inside it is an error path.
+    handlers: int = 0
     #: What a rule worked out once about this loop's chain (DJS403: the deferred fields).
     memo: dict[str, object] = field(default_factory=dict)
 
@@ -161,8 +163,8 @@ def queryset_chain(
     if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Slice):
         node = node.value  # ``qs[:50]`` is still a queryset
     calls, node = split_chain(node)
-    if any(name not in KNOWN_METHODS for name, _ in calls):
-        return None
+    if any(name not in KNOWN_METHODS or name == "none" for name, _ in calls):
+        return None  # ``none()`` runs no query at all
     calls.reverse()
     if isinstance(node, cst.Name):
         base = local_chains.get(node.value)
@@ -281,6 +283,8 @@ class QuerysetLoops(Rule, register=False):
         self.stores: set[int] = set()
         #: Model qualname -> its fields' kinds (see ``field_facts``).
         self._fields: dict[str, dict[str, str]] = {}
+        #: ``except`` handlers being visited.
+        self.handlers = 0
 
     @classmethod
     def applies_to_file(cls, filename: str, settings: Settings) -> bool:
@@ -310,6 +314,17 @@ class QuerysetLoops(Rule, register=False):
 
     def visit_AssignTarget(self, node: libcst.AssignTarget) -> None:
         self.stores.add(id(node.target))
+        target = node.target
+        if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+            for loop in self.loops:
+                if loop.variable == target.value.value:
+                    loop.reported.add(target.attr.value)  # set by the loop itself: read back, not loaded
+
+    def visit_ExceptHandler(self, node: libcst.ExceptHandler) -> None:
+        self.handlers += 1
+
+    def leave_ExceptHandler(self, original_node: libcst.ExceptHandler) -> None:
+        self.handlers -= 1
 
     def leave_Assign(self, original_node: libcst.Assign) -> None:
         frame = self.frames[-1]
@@ -331,7 +346,7 @@ class QuerysetLoops(Rule, register=False):
     def _enter(self, target: libcst.BaseExpression, iterable: libcst.BaseExpression, node: libcst.CSTNode) -> None:
         chain = self.chain_of(iterable) if isinstance(target, cst.Name) else None
         if chain is not None and not {"values", "values_list"} & set(chain.names()):
-            self.loops.append(Loop(target.value, chain, node))  # type: ignore[union-attr]
+            self.loops.append(Loop(target.value, chain, node, handlers=self.handlers))  # type: ignore[union-attr]
 
     def _leave(self, node: libcst.CSTNode) -> None:
         if self.loops and self.loops[-1].node is node:
@@ -358,5 +373,5 @@ class QuerysetLoops(Rule, register=False):
             return None
         for loop in reversed(self.loops):
             if loop.variable == node.value.value:
-                return None if loop.rebound else loop
+                return None if loop.rebound or self.handlers > loop.handlers else loop
         return None

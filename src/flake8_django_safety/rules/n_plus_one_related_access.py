@@ -151,6 +151,8 @@ class NPlusOneRelatedAccess(QuerysetLoops):
         self.group_depths: list[int] = []
         #: Classes being visited: only module-level ones are list endpoints the index knows.
         self.class_depth = 0
+        #: ``row.tags.all()`` calls chained on (``.aggregate()``, ``.filter()``): a query whatever was prefetched.
+        self.refined: set[int] = set()
 
     def visit_ClassDef(self, node: libcst.ClassDef) -> None:
         """The serializer form: a DRF list endpoint whose serializer follows
@@ -209,6 +211,13 @@ class NPlusOneRelatedAccess(QuerysetLoops):
     def visit_Attribute(self, node: libcst.Attribute) -> None:
         if node.attr.value in ("pk", "id") and isinstance(node.value, cst.Attribute):
             self.key_only.add(id(node.value))
+        if (
+            isinstance(node.value, cst.Call)
+            and isinstance(node.value.func, cst.Attribute)
+            and node.value.func.attr.value == "all"
+            and node.attr.value not in ("count", "exists")
+        ):
+            self.refined.add(id(node.value))
         loop = self.row_attribute(node)
         if loop is not None and self._relation(loop, node.attr.value) == "forward":
             self._check(loop, node, node.attr.value, forward=True)
@@ -221,7 +230,7 @@ class NPlusOneRelatedAccess(QuerysetLoops):
         if not isinstance(manager, cst.Attribute):
             return
         loop = self.row_attribute(manager)
-        if loop is None:
+        if loop is None or id(node) in self.refined:
             return
         relation = manager.attr.value
         if self._relation(loop, relation) == "many":
