@@ -10,6 +10,7 @@ from flake8_django_safety.rules import (  # noqa: F401 - imported to register
     create_without_full_clean,
     data_migration_not_elidable,
     deferred_field_access,
+    filter_on_window_before_django_4_2,
     irreversible_migration_operation,
     list_view_loads_heavy_columns,
     lock_outlives_transaction,
