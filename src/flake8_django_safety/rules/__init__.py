@@ -17,6 +17,7 @@ from flake8_django_safety.rules import (  # noqa: F401 - imported to register
     migration_imports_models,
     n_plus_one_related_access,
     object_permission_only,
+    python_side_group_join,
     read_modify_write_race,
     save_without_full_clean,
     select_for_update_outside_atomic,
