@@ -7,6 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+#: The DJS6xx fixture project: its app is installed, so its fixtures run as written.
+FORUM = Path(__file__).parent.parent / "fixtures" / "projects" / "forum"
+
 
 def setup_django() -> None:
     """Configure settings for the runtime apps under tests/runtime and create their tables."""
@@ -16,6 +19,7 @@ def setup_django() -> None:
     if settings.configured:
         return
     sys.path.insert(0, str(Path(__file__).parent))
+    sys.path.insert(0, str(FORUM))
     settings.configure(
         INSTALLED_APPS=[
             "django.contrib.contenttypes",
@@ -23,6 +27,7 @@ def setup_django() -> None:
             "rest_framework",
             "validation_app",
             "loading_app",
+            "forum",
         ],
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",
@@ -33,7 +38,7 @@ def setup_django() -> None:
     from django.db import connection
 
     with connection.schema_editor() as editor:
-        for app in ("validation_app", "loading_app"):
+        for app in ("validation_app", "loading_app", "forum"):
             for model in apps.get_app_config(app).get_models():
                 editor.create_model(model)
 
