@@ -25,7 +25,8 @@ class FilterOnWindowBeforeDjango42(Rule):
     ## What it does
     Flags a `filter()` or `exclude()` lookup that names an alias the same
     queryset chain annotated with `Window(...)` (`rank__lte=3` after
-    `.annotate(rank=Window(...))`), also through a `Q(...)` argument or an
+    `.annotate(rank=Window(...))`, `.alias()` or `.values(rank=Window(...))`),
+    also through a `Q(...)` argument or an
     `F("rank")` value, when `django-target-version` is below 4.2. The chain may
     be built over several statements of one function
     (`qs = qs.annotate(...)`, then `qs = qs.filter(...)`).
@@ -138,7 +139,7 @@ class FilterOnWindowBeforeDjango42(Rule):
         calls, base = split_chain(node)
         found = set(self.frames[-1].get(base.value, ())) if isinstance(base, cst.Name) else set()
         for name, call in calls:
-            if name not in ("annotate", "alias"):
+            if name not in ("annotate", "alias", "values"):
                 continue
             for arg in call.args:
                 if arg.keyword is not None and isinstance(arg.value, cst.Call) and self._is(arg.value.func, WINDOW):

@@ -259,7 +259,8 @@ class PythonSideGroupJoin(QuerysetLoops):
         if keys is None or len(keys) != 1 or "__" in keys[0] or len(annotate.args) != 1:
             return None
         arg = annotate.args[0]
-        if arg.keyword is None or not self._is_aggregate(arg.value):
+        aggregate = arg.value
+        if arg.keyword is None or not isinstance(aggregate, cst.Call) or not self._is_aggregate(aggregate):
             return None
         key, alias = keys[0], arg.keyword.value
         for name, call in calls[2:-1] if pairs else calls[2:]:
@@ -268,14 +269,11 @@ class PythonSideGroupJoin(QuerysetLoops):
                 return None
         if pairs and (len(calls) < 3 or calls[-1][0] != "values_list" or literal_lookups(calls[-1][1]) != [key, alias]):
             return None
-        return GroupAggregate(
-            chain.model, key, self.context.module.code_for_node(calls[0][1].args[0].value), alias, arg.value, tuple(rows)
-        )  # type: ignore[arg-type]
+        key_code = self.context.module.code_for_node(calls[0][1].args[0].value)
+        return GroupAggregate(chain.model, key, key_code, alias, aggregate, tuple(rows))
 
-    def _is_aggregate(self, node: libcst.BaseExpression) -> bool:
-        if not isinstance(node, cst.Call) or any(
-            arg.keyword is not None and arg.keyword.value in NOT_IN_WINDOW for arg in node.args
-        ):
+    def _is_aggregate(self, node: libcst.Call) -> bool:
+        if any(arg.keyword is not None and arg.keyword.value in NOT_IN_WINDOW for arg in node.args):
             return False
         qualified = self.context.imports.qualify(node.func) or ""
         module, _, name = qualified.rpartition(".")
@@ -336,7 +334,7 @@ class PythonSideGroupJoin(QuerysetLoops):
             return
         index = node.slice[0].slice
         if isinstance(index, cst.Index):
-            self._join(node, group, index.value)
+            self._join(node, node.value, group, index.value)
 
     def visit_Call(self, node: libcst.Call) -> None:
         func = node.func
@@ -344,14 +342,16 @@ class PythonSideGroupJoin(QuerysetLoops):
             return
         group = self._group(func.value)
         if group is not None and 1 <= len(node.args) <= 2 and all(arg.keyword is None and not arg.star for arg in node.args):
-            self._join(node, group, node.args[0].value)
+            self._join(node, func.value, group, node.args[0].value)
 
     def _group(self, node: libcst.BaseExpression) -> GroupAggregate | None:
         return self.groups[-1].get(node.value) if isinstance(node, cst.Name) else None
 
-    def _join(self, node: libcst.Subscript | libcst.Call, group: GroupAggregate, key: libcst.BaseExpression) -> None:
-        """Record ``d[row.k]`` / ``d.get(row.k)`` when ``row`` is a row of a loop
-        over the rows ``d`` was aggregated from."""
+    def _join(
+        self, node: libcst.CSTNode, name: libcst.BaseExpression, group: GroupAggregate, key: libcst.BaseExpression
+    ) -> None:
+        """Record ``d[row.k]`` / ``d.get(row.k)`` (``node``; ``name`` is its ``d``) when
+        ``row`` is a row of a loop over the rows ``d`` was aggregated from."""
         found = self._row_of(key, group)
         if found is None:
             return
@@ -359,14 +359,14 @@ class PythonSideGroupJoin(QuerysetLoops):
         rows = self._rows(loop.chain)
         if loop.chain.model.qualname != group.model.qualname or rows != group.rows:
             return
-        self.not_reads.add(id(node.value if isinstance(node, cst.Subscript) else node.func.value))  # type: ignore[attr-defined]
+        self.not_reads.add(id(name))
         window = self.context.imports.local_reference("django.db.models.Window") or "Window"
         f = self.context.imports.local_reference("django.db.models.F") or "F"
         suggestion = f".annotate({group.alias}={window}({_one_line(self.context, group.aggregate)}, partition_by={f}({group.key_code})))"
         message = self.message.format(
             join=self.context.code_for(node, 50),
             key=group.key,
-            function=group.aggregate.func.value if isinstance(group.aggregate.func, cst.Name) else group.aggregate.func.attr.value,  # type: ignore[attr-defined]
+            function=(cst.helpers.get_full_name_for_node(group.aggregate.func) or "").rpartition(".")[2],
             suggestion=suggestion,
             read=read.format(alias=group.alias),
         )
@@ -419,6 +419,7 @@ class PythonSideGroupJoin(QuerysetLoops):
     def visit_Name(self, node: libcst.Name) -> None:
         if id(node) in self.not_reads or id(node) in self.stores:
             return
+        self.empty[-1].discard(node.value)
         for frame in self.groups:
             group = frame.get(node.value)
             if group is not None:
