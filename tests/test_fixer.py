@@ -276,6 +276,9 @@ def test_django_target_version_reaches_the_codemod(project: Path) -> None:
     (project / "setup.cfg").write_text("[flake8]\ndjango-target-version = 4.1\n")
     engine = _configured_engine("DJS602", None)
     assert [v.code for v in engine.lint_text(WINDOW_FILTER, "views.py")] == ["DJS602"]
+    (project / "setup.cfg").write_text("[flake8]\ndjango-target-version = latest\n")
+    with pytest.raises(SystemExit, match="--django-target-version: 'latest' is not a Django version"):
+        _configured_engine("DJS602", None)
 
 
 def test_invalid_django_target_version_exits_2(project: Path, capsys) -> None:
