@@ -131,13 +131,21 @@ class RootSummary:
 # -- checking one file ---------------------------------------------------------
 
 _ENGINE: Engine | None = None
+_SETTINGS = Settings()
+
+
+def configure(settings: Settings) -> None:
+    """The settings the rules run with in this process (``--django-target-version``)."""
+    global _ENGINE, _SETTINGS
+    _SETTINGS, _ENGINE = settings, None
 
 
 def _engine() -> Engine:
-    """All registered rules, off-by-default ones included, with default settings."""
+    """All registered rules, off-by-default ones included, with default settings
+    (but for ``--django-target-version``)."""
     global _ENGINE
     if _ENGINE is None:
-        _ENGINE = Engine(registered_rules().values(), Settings())
+        _ENGINE = Engine(registered_rules().values(), _SETTINGS)
     return _ENGINE
 
 
@@ -513,7 +521,11 @@ def run(
     progress = Progress(sum(len(files) for _, files in plan), progress_out, quiet)
     results: list[FileResult] = []
     summaries: list[RootSummary] = []
-    executor = concurrent.futures.ProcessPoolExecutor(jobs) if jobs > 1 else None
+    executor = (
+        concurrent.futures.ProcessPoolExecutor(jobs, initializer=configure, initargs=(_SETTINGS,))
+        if jobs > 1
+        else None
+    )
     try:
         for root, files in plan:
             summary = RootSummary(str(root))
@@ -685,6 +697,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "unparsable count then covers only those)",
     )  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--django-target-version", default="", metavar="VERSION",
+        help="the plugin's --django-target-version (e.g. 3.2), for the rules that depend on it",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if not args.folders and not args.pypi:
         parser.error("give at least one folder or --pypi project")
@@ -693,6 +709,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     missing = [str(f) for f in args.folders if not f.exists()]
     if missing:
         parser.error(f"no such file or folder: {', '.join(missing)}")
+    try:
+        configure(Settings(django_target_version=args.django_target_version))
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 

@@ -240,6 +240,56 @@ def test_configuration_reaches_the_fixer(project: Path) -> None:
     assert "constant_time_compare(request.POST['code'], user.launch_code)" in target.read_text()
 
 
+WINDOW_FILTER = textwrap.dedent(
+    """\
+    from django.db.models import F, Window
+    from django.db.models.functions import Rank
+
+
+    def podium(scores):
+        ranked = scores.annotate(rank=Window(Rank(), order_by=F("points").desc()))
+        return ranked.filter(rank__lte=3)
+    """
+)
+
+
+def test_django_target_version_reaches_the_fixer(project: Path, capsys) -> None:
+    """DJS602 has no fix; the summary counts its finding only when the target
+    version, from the command line or setup.cfg, is below 4.2."""
+    target = project / "views.py"
+    target.write_text(WINDOW_FILTER)
+    assert main(["fix", "--select=DJS602", str(target)]) == 0
+    assert "left without an automatic fix" not in capsys.readouterr().err
+    assert main(["fix", "--select=DJS602", "--django-target-version=4.1", str(target)]) == 0
+    assert "1 finding left without an automatic fix" in capsys.readouterr().err
+    (project / "setup.cfg").write_text("[flake8]\ndjango-target-version = 3.2\n")
+    assert main(["fix", "--select=DJS602", str(target)]) == 0
+    assert "1 finding left without an automatic fix" in capsys.readouterr().err
+    assert main(["fix", "--select=DJS602", "--django-target-version=5.2", str(target)]) == 0
+    assert "left without an automatic fix" not in capsys.readouterr().err
+    assert target.read_text() == WINDOW_FILTER
+
+
+def test_django_target_version_reaches_the_codemod(project: Path) -> None:
+    from flake8_django_safety.codemod import _configured_engine
+
+    (project / "setup.cfg").write_text("[flake8]\ndjango-target-version = 4.1\n")
+    engine = _configured_engine("DJS602", None)
+    assert [v.code for v in engine.lint_text(WINDOW_FILTER, "views.py")] == ["DJS602"]
+    (project / "setup.cfg").write_text("[flake8]\ndjango-target-version = latest\n")
+    with pytest.raises(SystemExit, match="--django-target-version: 'latest' is not a Django version"):
+        _configured_engine("DJS602", None)
+
+
+def test_invalid_django_target_version_exits_2(project: Path, capsys) -> None:
+    target = project / "views.py"
+    target.write_text(WINDOW_FILTER)
+    assert main(["fix", "--django-target-version=4", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "--django-target-version: '4' is not a Django version; give MAJOR.MINOR" in err
+    assert "Traceback" not in err
+
+
 def test_usage_errors_exit_2(project: Path, capsys) -> None:
     assert main(["fix", "missing.py"]) == 2
     assert main(["explain", "DJS999"]) == 2

@@ -105,3 +105,52 @@ def test_no_work_when_none_of_our_codes_is_selected(monkeypatch: pytest.MonkeyPa
     _, options = parse_args(["--select=DJS101"])
     Plugin.parse_options(options)
     assert [rule.code for rule in Plugin.engine.rules] == ["DJS101"]
+
+
+WINDOW_VIEWS = textwrap.dedent(
+    """\
+    from django.db.models import F, Window
+    from django.db.models.functions import Rank
+
+
+    def podium(scores):
+        ranked = scores.annotate(rank=Window(Rank(), order_by=F("points").desc()))
+        return ranked.filter(rank__lte=3)
+    """
+)
+
+
+@pytest.fixture
+def window_project(tmp_path: Path) -> Path:
+    (tmp_path / "views.py").write_text(WINDOW_VIEWS)
+    (tmp_path / "setup.cfg").write_text("[flake8]\n")
+    return tmp_path
+
+
+def test_django_target_version_from_the_command_line(window_project: Path) -> None:
+    assert flake8(window_project, "--select=DJS") == []
+    lines = flake8(window_project, "--select=DJS", "--django-target-version=4.1")
+    assert [line.split()[1] for line in lines] == ["DJS602"]
+    assert lines[0].startswith("views.py:7:26: DJS602 Filter on window annotation `rank`")
+    assert flake8(window_project, "--select=DJS", "--django-target-version=4.2") == []
+
+
+def test_django_target_version_from_setup_cfg(window_project: Path) -> None:
+    (window_project / "setup.cfg").write_text("[flake8]\ndjango-target-version = 3.2\n")
+    assert [line.split()[1] for line in flake8(window_project, "--select=DJS")] == ["DJS602"]
+    # The command line overrides the file.
+    assert flake8(window_project, "--select=DJS", "--django-target-version=5.2") == []
+
+
+@pytest.mark.parametrize("where", ["command line", "setup.cfg"])
+def test_invalid_django_target_version_is_an_error_without_traceback(window_project: Path, where: str) -> None:
+    args = [sys.executable, "-m", "flake8", "--select=DJS", "views.py"]
+    if where == "command line":
+        args.append("--django-target-version=4.x")
+    else:
+        (window_project / "setup.cfg").write_text("[flake8]\ndjango-target-version = 4.x\n")
+    completed = subprocess.run(args, cwd=window_project, capture_output=True, text=True, check=False)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode != 0
+    assert "Traceback" not in output
+    assert "--django-target-version: '4.x' is not a Django version; give MAJOR.MINOR, for example 4.1" in output

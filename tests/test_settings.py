@@ -6,7 +6,7 @@ import pytest
 
 from flake8_django_safety.engine import Engine
 from flake8_django_safety.rule import registered_rules
-from flake8_django_safety.settings import Settings
+from flake8_django_safety.settings import Settings, option_dest, option_flag
 
 DJS101 = registered_rules()["DJS101"]
 DJS102 = registered_rules()["DJS102"]
@@ -77,3 +77,41 @@ def test_from_mapping_accepts_flake8_spellings() -> None:
     assert settings.test_patterns == ()
     with pytest.raises(ValueError, match="unknown option"):
         Settings.from_mapping({"django-safety-nope": "x"})
+
+
+WINDOW_FILTER = (
+    "from django.db.models import F, Window\n"
+    "from django.db.models.functions import Rank\n\n"
+    "def podium(scores):\n"
+    "    ranked = scores.annotate(rank=Window(Rank(), order_by=F('points').desc()))\n"
+    "    return ranked.filter(rank__lte=3)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("target", "reported"),
+    [("", []), ("3.2", ["DJS602"]), ("4.1", ["DJS602"]), ("4.2", []), ("5.2", []), ("10.0", [])],
+)
+def test_django_target_version_decides_djs602(target: str, reported: list[str]) -> None:
+    engine = Engine([registered_rules()["DJS602"]], Settings(django_target_version=target))
+    assert [v.code for v in engine.lint_text(WINDOW_FILTER, "views.py")] == reported
+
+
+@pytest.mark.parametrize(("text", "version"), [("4.1", (4, 1)), (" 3.2 ", (3, 2)), ("5.10", (5, 10)), ("", None)])
+def test_django_target_version_is_major_minor(text: str, version: tuple[int, int] | None) -> None:
+    assert Settings(django_target_version=text).target_version == version
+
+
+@pytest.mark.parametrize("text", ["four", "4", "4.1.2", "v4.1", "4,1", "0.9"])
+def test_invalid_django_target_version_says_what_is_expected(text: str) -> None:
+    with pytest.raises(ValueError, match=r"--django-target-version: .* is not a Django version; give MAJOR\.MINOR"):
+        Settings(django_target_version=text)
+
+
+def test_django_target_version_keeps_its_plain_name() -> None:
+    assert option_flag("django_target_version") == "--django-target-version"
+    assert option_dest("django_target_version") == "django_target_version"
+    assert option_flag("cache_dir") == "--django-safety-cache-dir"
+    assert option_dest("cache_dir") == "django_safety_cache_dir"
+    for key in ("django-target-version", "django_target_version"):
+        assert Settings.from_mapping({key: "4.1"}).target_version == (4, 1)

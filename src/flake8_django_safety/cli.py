@@ -2,7 +2,8 @@
 
 ``fix`` reads the same configuration as the flake8 plugin by letting flake8
 parse it (``setup.cfg``, ``tox.ini``, ``.flake8``, ``--config``): selection,
-exclusions and every ``django-safety-*`` option agree between both front ends.
+exclusions, every ``django-safety-*`` option and ``django-target-version`` agree
+between both front ends.
 """
 
 from __future__ import annotations
@@ -85,8 +86,9 @@ def _parser() -> argparse.ArgumentParser:
         "fix",
         help="apply the rules' fixes to files",
         description="Apply fixes in place (safe ones by default), repeating until stable. "
-        "Options of the flake8 configuration (select, ignore, exclude, django-safety-*) "
-        "apply; any --django-safety-* flag of flake8 is accepted here too.",
+        "Options of the flake8 configuration (select, ignore, exclude, django-safety-*, "
+        "django-target-version) apply; any --django-safety-* flag of flake8, and "
+        "--django-target-version, is accepted here too.",
     )
     fix.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to fix")
     output = fix.add_mutually_exclusive_group()

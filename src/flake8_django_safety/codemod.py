@@ -62,11 +62,15 @@ class DjangoSafetyFix(VisitorBasedCodemodCommand):
 
 def _configured_engine(select: str | None, ignore: str | None) -> Engine:
     """The engine flake8's configuration in the working folder describes."""
+    from flake8.exceptions import ExecutionError
     from flake8.options.parse_args import parse_args
 
     from flake8_django_safety.flake8_plugin import selected_rules
     from flake8_django_safety.settings import Settings
 
     argv = [f"--{name}={value}" for name, value in (("select", select), ("ignore", ignore)) if value]
-    _, options = parse_args(argv)
+    try:
+        _, options = parse_args(argv)
+    except ExecutionError as error:  # an option value that makes no sense (the plugin says which)
+        raise SystemExit(str(error)) from None
     return Engine(selected_rules(options), Settings.from_options(options))

@@ -11,6 +11,7 @@ import ast
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
+from flake8.exceptions import ExecutionError
 from flake8.options.manager import OptionManager
 from flake8.style_guide import Decision, DecisionEngine
 
@@ -53,7 +54,11 @@ class Plugin:
 
     @classmethod
     def parse_options(cls, options: Any) -> None:
-        cls.engine = Engine(selected_rules(options), Settings.from_options(options))
+        try:
+            settings = Settings.from_options(options)
+        except ValueError as error:  # an option value that makes no sense: say which, no traceback
+            raise ExecutionError(f"flake8-django-safety: {error}") from None
+        cls.engine = Engine(selected_rules(options), settings)
 
     def run(self) -> Iterator[tuple[int, int, str, type[Plugin]]]:
         if not self.engine.rules:

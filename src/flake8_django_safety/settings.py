@@ -2,7 +2,9 @@
 
 Each field of :class:`Settings` is one flake8 option named
 ``--django-safety-<field with dashes>`` (readable from ``setup.cfg``,
-``tox.ini`` and ``.flake8``). The fixer CLI and the codemod read the same keys
+``tox.ini`` and ``.flake8``); a field whose metadata says ``"prefixed": False``
+keeps its plain name (``--django-target-version``, spelled as django-upgrade
+spells it). The fixer CLI and the codemod read the same keys
 through flake8's own configuration loading, so a project configures once.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import fnmatch
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -106,6 +109,22 @@ class Settings:
             "metavar": "PATH",
         },
     )
+    django_target_version: str = dataclasses.field(
+        default="",
+        metadata={
+            "help": "The oldest Django version the code must run on, as MAJOR.MINOR (4.1); "
+            "empty: not given, and the rules that depend on it stay silent",
+            "metavar": "VERSION",
+            "prefixed": False,
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if self.django_target_version.strip() and self.target_version is None:
+            raise ValueError(
+                f"{option_flag('django_target_version')}: {self.django_target_version!r} is not a "
+                "Django version; give MAJOR.MINOR, for example 4.1"
+            )
 
     # -- derived values ---------------------------------------------------------
 
@@ -134,6 +153,12 @@ class Settings:
         from flake8_django_safety.project.index import default_cache_dir
 
         return default_cache_dir()
+
+    @cached_property
+    def target_version(self) -> tuple[int, int] | None:
+        """``django-target-version`` as ``(major, minor)``; None when not given (or invalid)."""
+        match = _VERSION.fullmatch(self.django_target_version.strip())
+        return None if match is None else (int(match[1]), int(match[2]))
 
     @property
     def atomic_requests_override(self) -> bool | None:
@@ -193,16 +218,22 @@ class Settings:
 
 def option_dest(field_name: str) -> str:
     """The argparse destination of a settings field."""
-    return f"{OPTION_PREFIX.replace('-', '_')}{field_name}"
+    return option_flag(field_name)[2:].replace("-", "_")
 
 
 def option_flag(field_name: str) -> str:
     """The command-line flag of a settings field."""
-    return f"--{OPTION_PREFIX}{field_name.replace('_', '-')}"
+    prefixed = _FIELDS[field_name].metadata.get("prefixed", True)
+    return f"--{OPTION_PREFIX if prefixed else ''}{field_name.replace('_', '-')}"
 
 
 def option_fields() -> tuple[dataclasses.Field[Any], ...]:
     return dataclasses.fields(Settings)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+#: ``4.1``: a Django feature release as MAJOR.MINOR (django-upgrade takes the same).
+_VERSION = re.compile(r"([1-9][0-9]*)\.([0-9]+)")
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:

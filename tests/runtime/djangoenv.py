@@ -7,6 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+#: The DJS6xx fixture project: its app is installed, so its fixtures run as written.
+FORUM = Path(__file__).parent.parent / "fixtures" / "projects" / "forum"
+
 
 NEWSROOM = Path(__file__).parent.parent / "fixtures" / "projects" / "newsroom"
 
@@ -21,6 +24,7 @@ def setup_django() -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     # The newsroom fixture project's app: its DJS501 fixture and fix snapshots run against it.
     sys.path.insert(0, str(NEWSROOM))
+    sys.path.insert(0, str(FORUM))
     settings.configure(
         INSTALLED_APPS=[
             "django.contrib.contenttypes",
@@ -29,6 +33,7 @@ def setup_django() -> None:
             "validation_app",
             "loading_app",
             "desk",
+            "forum",
         ],
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",
@@ -39,7 +44,7 @@ def setup_django() -> None:
     from django.db import connection
 
     with connection.schema_editor() as editor:
-        for app in ("validation_app", "loading_app", "desk"):
+        for app in ("validation_app", "loading_app", "desk", "forum"):
             for model in apps.get_app_config(app).get_models():
                 editor.create_model(model)
 

@@ -1,6 +1,8 @@
 """Back-office reports: loops that load more, or less, than they use, and the sales report view."""
 
 from django.db import connection
+from django.db.models import Avg, F, Window
+from django.db.models.functions import RowNumber
 
 from .models import Product, Review
 
@@ -25,6 +27,20 @@ def stock_feed():
     # `.values("id", title=F("name"), available=F("stock"))` returns them already named.
     rows = Product.objects.values("id", "name", "stock")
     return [{"id": row["id"], "title": row["name"], "available": row["stock"]} for row in rows]
+
+
+def reviews_against_product_average():
+    # DJS601: a second query and a join in Python; the message's
+    # `.annotate(avg=Window(Avg("rating"), partition_by=F("product")))` puts the average on each review.
+    averages = dict(Review.objects.values("product").annotate(avg=Avg("rating")).values_list("product", "avg"))
+    return [(review.pk, review.rating - averages[review.product_id]) for review in Review.objects.order_by("-id")[:50]]
+
+
+def top_reviews_per_product():
+    # DJS602 when the project still supports Django 4.1 (--django-target-version=4.1):
+    # filtering on a window annotation raises NotSupportedError before Django 4.2.
+    ranked = Review.objects.annotate(rank=Window(RowNumber(), partition_by=F("product"), order_by=F("rating").desc()))
+    return ranked.filter(rank__lte=3)
 
 
 def refresh_sales_report():
