@@ -120,3 +120,37 @@ def test_settings_facts() -> None:
     assert module_facts("s", "DRF_ACCESS_POLICY = {}\nDRF_ACCESS_POLICY |= OTHER\n").settings == {
         "reusable_conditions": ...
     }
+
+
+def test_permission_facts() -> None:
+    facts = module_facts(
+        "m",
+        "from rest_framework.decorators import api_view, permission_classes\n"
+        "class V:\n"
+        "    permission_classes = [IsAuthenticated, p.IsOwner | IsAdminUser, ~Banned, *EXTRA, Factory()]\n"
+        "    http_method_names = ['get', 'post']\n"
+        "class W:\n"
+        "    permission_classes = Base.permission_classes + [X]\n"
+        "@api_view(['GET', 'post'])\n"
+        "@permission_classes((IsOwner,))\n"
+        "def export(request):\n"
+        "    pass\n"
+        "@api_view()\n"
+        "@permission_classes(PERMISSIONS)\n"
+        "def show(request):\n"
+        "    pass\n"
+        "@api_view(['GET'])\n"
+        "def plain(request):\n"
+        "    pass\n",
+    )
+    view = facts.classes["V"]
+    assert view.permission_classes == (
+        "IsAuthenticated", ("|", "p.IsOwner", "IsAdminUser"), ("~", "Banned"), None, None
+    )
+    assert view.attributes["http_method_names"] == ("get", "post")
+    assert facts.classes["W"].permission_classes is None and "permission_classes" in facts.classes["W"].attributes
+    assert set(facts.function_views) == {"export", "show"}
+    assert facts.function_views["export"].methods == ("GET", "POST")
+    assert facts.function_views["export"].permission_classes == ("IsOwner",)
+    assert facts.function_views["show"].methods == ("GET",)
+    assert facts.function_views["show"].permission_classes is None
