@@ -50,7 +50,7 @@ _EVALUATION = frozenset(
 )  # fmt: skip
 
 
-def _project_ancestry(project: ProjectIndex, qualname: str) -> tuple[ClassRef, list[ClassRef], list[str]] | None:
+def project_ancestry(project: ProjectIndex, qualname: str) -> tuple[ClassRef, list[ClassRef], list[str]] | None:
     """(class, its project classes, the other bases by qualified name), or None
     when the class is not a project class or a project base cannot be read."""
     ref = project.resolve_class(qualname)
@@ -79,7 +79,7 @@ def defines(classes: list[ClassRef], name: str) -> bool:
 def object_only_permission(project: ProjectIndex, qualname: str) -> bool:
     """A ``BasePermission`` subclass that defines ``has_object_permission`` and
     inherits ``has_permission`` from ``BasePermission`` (which allows everything)."""
-    found = _project_ancestry(project, qualname)
+    found = project_ancestry(project, qualname)
     if found is None:
         return False
     ref, classes, names = found
@@ -88,7 +88,7 @@ def object_only_permission(project: ProjectIndex, qualname: str) -> bool:
     return "has_object_permission" in ref.facts.methods and not defines(classes, "has_permission")
 
 
-def _drf_view_base(name: str) -> bool:
+def drf_view_base(name: str) -> bool:
     return name == "rest_framework.views.APIView" or name.startswith(
         ("rest_framework.generics.", "rest_framework.viewsets.", "rest_framework.mixins.")
     )
@@ -97,13 +97,13 @@ def _drf_view_base(name: str) -> bool:
 def view_without_permissions(project: ProjectIndex, qualname: str) -> bool:
     """An ``APIView`` / ``ViewSet`` subclass whose project classes set no
     ``permission_classes`` (nor ``access_policy``, nor ``get_permissions()``)."""
-    found = _project_ancestry(project, qualname)
+    found = project_ancestry(project, qualname)
     if found is None:
         return False
     _, classes, names = found
-    if not any(_drf_view_base(name) for name in names):
+    if not any(drf_view_base(name) for name in names):
         return False
-    if any(not _drf_view_base(name) and name not in PLAIN_BASES for name in names):
+    if any(not drf_view_base(name) and name not in PLAIN_BASES for name in names):
         return False  # a library base may set permission_classes
     return not any(
         defines(classes, name) for name in ("permission_classes", "access_policy", "get_permissions", "check_permissions")
@@ -144,7 +144,7 @@ class Policy:
 def policy_of(project: ProjectIndex, qualname: str) -> Policy | None:
     """The access policy ``qualname`` names; None when it is not one, when a base
     is another library's, or when it overrides how statements are evaluated."""
-    found = _project_ancestry(project, qualname)
+    found = project_ancestry(project, qualname)
     if found is None:
         return None
     ref, classes, names = found
