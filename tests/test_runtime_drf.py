@@ -224,25 +224,61 @@ def test_djs904_missing_condition_method_raises(users) -> None:
     assert _request(corrected["ArticlePolicy"], users["staff"]) == 200
 
 
+#: A viewset that writes, guarded by ``ProductPolicy``.
+PRODUCTS = VIEWSET.format(permission_classes="[ProductPolicy]")
+
+
 def test_djs905_allow_all_lets_anonymous_users_write(users) -> None:
     flagged, corrected = _case(
-        """
-        class ProductPolicy(AccessPolicy):
-            statements = [{"action": ["*"], "principal": ["*"], "effect": "allow"}]
-        """,
-        """
-        class ProductPolicy(AccessPolicy):
-            statements = [
-                {"action": ["<safe_methods>"], "principal": ["*"], "effect": "allow"},
-                {"action": ["*"], "principal": ["staff"], "effect": "allow"},
-            ]
-        """,
+        textwrap.dedent(
+            """
+            class ProductPolicy(AccessPolicy):
+                statements = [{"action": ["*"], "principal": ["*"], "effect": "allow"}]
+            """
+        )
+        + PRODUCTS,
+        textwrap.dedent(
+            """
+            class ProductPolicy(AccessPolicy):
+                statements = [
+                    {"action": ["<safe_methods>"], "principal": ["*"], "effect": "allow"},
+                    {"action": ["*"], "principal": ["staff"], "effect": "allow"},
+                ]
+            """
+        )
+        + PRODUCTS,
         "DJS905",
     )
-    assert _request(flagged["ProductPolicy"], users["anonymous"], "post", "create") == 201
-    assert _request(corrected["ProductPolicy"], users["anonymous"], "post", "create") in (401, 403)
-    assert _request(corrected["ProductPolicy"], users["anonymous"]) == 200
-    assert _request(corrected["ProductPolicy"], users["staff"], "post", "create") == 201
+    assert _serve(flagged["Documents"], users["anonymous"], "post", "create") == 201
+    assert _serve(corrected["Documents"], users["anonymous"], "post", "create") in (401, 403)
+    assert _serve(corrected["Documents"], users["anonymous"]) == 200
+    assert _serve(corrected["Documents"], users["staff"], "post", "create") == 201
+
+
+def test_djs905_allow_all_on_a_read_only_view_is_silent(users) -> None:
+    """The deliberate public page: the allow-all guards a view that serves only
+    reads, so nobody can write through it, and the rule stays silent."""
+    source = POLICY_HEADER + textwrap.dedent(
+        """
+        from rest_framework import viewsets
+        from rest_framework.response import Response
+
+
+        class LandingPagePolicy(AccessPolicy):
+            statements = [{"principal": ["anonymous", "authenticated"], "action": "*", "effect": "allow"}]
+
+
+        class LandingPage(viewsets.ViewSet):
+            permission_classes = [LandingPagePolicy]
+
+            def list(self, request):
+                return Response({"status": "OK"})
+        """
+    )
+    assert _reported(source, "DJS905") == []
+    page = _load(source)["LandingPage"]
+    assert _serve(page, users["anonymous"]) == 200
+    assert not hasattr(page, "create")  # nothing routes a write to it
 
 
 #: A permission class that checks only objects.

@@ -212,10 +212,14 @@ class Statement:
         return isinstance(value, cst.SimpleString) and value.evaluated_value == ""
 
 
-def statements_of(context: FileContext, node: libcst.ClassDef) -> list[Statement]:
+def statements_of(
+    context: FileContext, node: libcst.ClassDef, unread: list[libcst.CSTNode] | None = None
+) -> list[Statement]:
     """The literal statements of a policy class: ``statements = [...]`` and the
-    list literals ``get_policy_statements()`` returns."""
+    list literals ``get_policy_statements()`` returns. What else they hold (a
+    name, ``*spread``, a computed item) goes to ``unread``."""
     found: list[Statement] = []
+    unread = [] if unread is None else unread
     for item in node.body.body:
         if isinstance(item, cst.SimpleStatementLine):
             for small in item.body:
@@ -226,27 +230,30 @@ def statements_of(context: FileContext, node: libcst.ClassDef) -> list[Statement
                 elif isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
                     value = small.value if small.target.value == "statements" else None
                 if value is not None:
-                    found += _from_sequence(context, value)
+                    found += _from_sequence(context, value, unread)
         elif isinstance(item, cst.FunctionDef) and item.name.value == "get_policy_statements":
             for returned in body_statements(item.body):
                 if isinstance(returned, cst.Return) and returned.value is not None:
-                    found += _from_sequence(context, returned.value)
+                    found += _from_sequence(context, returned.value, unread)
     return found
 
 
-def _from_sequence(context: FileContext, value: libcst.BaseExpression) -> list[Statement]:
+def _from_sequence(context: FileContext, value: libcst.BaseExpression, unread: list[libcst.CSTNode]) -> list[Statement]:
     if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Add):
-        return _from_sequence(context, value.left) + _from_sequence(context, value.right)
+        return _from_sequence(context, value.left, unread) + _from_sequence(context, value.right, unread)
     if not isinstance(value, (cst.List, cst.Tuple)):
+        unread.append(value)
         return []
     found = []
     for element in value.elements:
         if not isinstance(element, cst.Element):
-            continue
-        if isinstance(element.value, cst.Dict):
+            unread.append(element)
+        elif isinstance(element.value, cst.Dict):
             found.append(_dict_statement(element.value))
         elif isinstance(element.value, cst.Call) and qualified_name(context, element.value.func) in STATEMENT_CLASSES:
             found.append(_call_statement(element.value))
+        else:
+            unread.append(element)
     return found
 
 
@@ -322,10 +329,13 @@ class AccessPolicyRule(ModuleClassRule, register=False):
     def visit_module_class(self, node: libcst.ClassDef, project: ProjectIndex, qualname: str) -> None:
         policy = policy_of(project, qualname)
         if policy is not None:
-            self.check_policy(policy, statements_of(self.context, node))
+            unread: list[libcst.CSTNode] = []
+            statements = statements_of(self.context, node, unread)
+            self.check_policy(policy, statements, complete=not unread)
 
-    def check_policy(self, policy: Policy, statements: list[Statement]) -> None:
-        """Report what is wrong with the literal statements of ``policy``."""
+    def check_policy(self, policy: Policy, statements: list[Statement], *, complete: bool) -> None:
+        """Report what is wrong with the literal statements of ``policy`` (``complete``:
+        they are all the class sets)."""
         for statement in statements:
             self.check(policy, statement)
 
