@@ -46,9 +46,12 @@ def _project(tmp_path: Path, settings: str | None, extra: dict[str, str] | None 
 
 
 def _codes(folder: Path, source: str, code: str, **options: object) -> list[int]:
+    """Lines ``code`` reports on ``source`` linted as ``folder/views.py`` (or as
+    ``folder`` when it names a module)."""
     settings = Settings.from_mapping({"cache_dir": "none", **options})
     engine = Engine([registered_rules()[code]], settings)
-    return [v.line for v in engine.lint_text(source, str(folder / "views.py")) if v.code == code]
+    filename = folder if folder.suffix == ".py" else folder / "views.py"
+    return [v.line for v in engine.lint_text(source, str(filename)) if v.code == code]
 
 
 @pytest.mark.parametrize(
@@ -120,3 +123,94 @@ def test_settings_facts() -> None:
     assert module_facts("s", "DRF_ACCESS_POLICY = {}\nDRF_ACCESS_POLICY |= OTHER\n").settings == {
         "reusable_conditions": ...
     }
+
+
+OWNER = """
+from rest_framework.permissions import BasePermission
+
+
+class IsOwner(BasePermission):
+    def has_object_permission(self, request, view, obj):
+        return obj.owner == request.user
+"""
+
+DOCUMENTS = """
+from rest_framework.viewsets import ModelViewSet
+
+
+class DocumentViewSet(ModelViewSet):
+    queryset = None
+"""
+
+
+@pytest.mark.parametrize(
+    ("default", "reported"),
+    [
+        ("['perms.IsOwner']", True),
+        ("['rest_framework.permissions.AllowAny', 'perms.IsOwner']", True),
+        ("['perms.IsOwner', 'rest_framework.permissions.IsAuthenticated']", False),
+        ("['rest_framework.permissions.IsAuthenticated']", False),
+        ("PERMISSIONS", False),
+    ],
+)
+def test_djs901_reads_the_default_permission_classes(tmp_path: Path, default: str, reported: bool) -> None:
+    """A view that sets no ``permission_classes`` gets the settings' default: an
+    object-only class there alone leaves the view's list and create open."""
+    _project(tmp_path, f"REST_FRAMEWORK = {{'DEFAULT_PERMISSION_CLASSES': {default}}}\n", {"documents.py": DOCUMENTS})
+    assert bool(_codes(tmp_path / "perms.py", OWNER, "DJS901")) is reported
+
+
+def test_djs901_follows_what_the_linted_texts_say(tmp_path: Path) -> None:
+    """Uses are found in other modules but not in test modules, and found again
+    when the text being linted (an editor's buffer) changes what it says."""
+    _project(tmp_path, "SECRET_KEY = 'x'\n", {"perms.py": OWNER})
+    alone = DOCUMENTS.replace("queryset = None", "permission_classes = [IsOwner]")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "__init__.py").write_text("")
+    (tmp_path / "tests" / "test_views.py").write_text(textwrap.dedent("from perms import IsOwner\n" + alone))
+    engine = Engine([registered_rules()["DJS901"]], Settings.from_mapping({"cache_dir": "none"}))
+    perms = str(tmp_path / "perms.py")
+    assert [v.line for v in engine.lint_text(OWNER, perms)] == []  # a test module's view does not count
+    assert [v.line for v in engine.lint_text(OWNER + alone, perms)] == [6]
+    combined = alone.replace("[IsOwner]", "[IsAuthenticated, IsOwner]").replace(
+        "ModelViewSet\n", "ModelViewSet\nfrom rest_framework.permissions import IsAuthenticated\n", 1
+    )
+    assert [v.line for v in engine.lint_text(OWNER + combined, perms)] == []
+    fresh = tmp_path / "fresh"  # another project (a new process would do the same): views.py counts
+    fresh.mkdir()
+    _project(fresh, "SECRET_KEY = 'x'\n", {"perms.py": OWNER, "views.py": "from perms import IsOwner\n" + alone})
+    assert [v.line for v in engine.lint_text(OWNER, str(fresh / "perms.py"))] == [6]
+
+
+def test_permission_facts() -> None:
+    facts = module_facts(
+        "m",
+        "from rest_framework.decorators import api_view, permission_classes\n"
+        "class V:\n"
+        "    permission_classes = [IsAuthenticated, p.IsOwner | IsAdminUser, ~Banned, *EXTRA, Factory()]\n"
+        "    http_method_names = ['get', 'post']\n"
+        "class W:\n"
+        "    permission_classes = Base.permission_classes + [X]\n"
+        "@api_view(['GET', 'post'])\n"
+        "@permission_classes((IsOwner,))\n"
+        "def export(request):\n"
+        "    pass\n"
+        "@api_view()\n"
+        "@permission_classes(PERMISSIONS)\n"
+        "def show(request):\n"
+        "    pass\n"
+        "@api_view(['GET'])\n"
+        "def plain(request):\n"
+        "    pass\n",
+    )
+    view = facts.classes["V"]
+    assert view.permission_classes == (
+        "IsAuthenticated", ("|", "p.IsOwner", "IsAdminUser"), ("~", "Banned"), None, None
+    )
+    assert view.attributes["http_method_names"] == ("get", "post")
+    assert facts.classes["W"].permission_classes is None and "permission_classes" in facts.classes["W"].attributes
+    assert set(facts.function_views) == {"export", "show"}
+    assert facts.function_views["export"].methods == ("GET", "POST")
+    assert facts.function_views["export"].permission_classes == ("IsOwner",)
+    assert facts.function_views["show"].methods == ("GET",)
+    assert facts.function_views["show"].permission_classes is None

@@ -65,36 +65,49 @@ def _load(source: str) -> dict[str, object]:
     return namespace
 
 
+#: A viewset whose list and create load no object and whose retrieve checks one.
+VIEWSET = """
+from rest_framework import viewsets
+from rest_framework.response import Response
+
+
+class Document:
+    def __init__(self, owner):
+        self.owner = owner
+
+
+class Documents(viewsets.ViewSet):
+    permission_classes = {permission_classes}
+
+    def list(self, request):
+        return Response(["every", "document"])
+
+    def create(self, request):
+        return Response(status=201)
+
+    def retrieve(self, request, pk=None):
+        self.check_object_permissions(request, Document(owner="stella"))
+        return Response({{"pk": pk}})
+"""
+
+
 def _request(permission: type, user: object, method: str = "get", action: str = "list") -> int:
     """Status of ``method`` on a viewset action guarded by ``permission``."""
-    from rest_framework import viewsets
-    from rest_framework.response import Response
+    namespace: dict[str, object] = {"Guard": permission}
+    exec(compile(VIEWSET.format(permission_classes="[Guard]"), "<viewset>", "exec"), namespace)  # noqa: S102
+    return _serve(namespace["Documents"], user, method, action)  # type: ignore[arg-type]
+
+
+def _serve(viewset: type, user: object, method: str = "get", action: str = "list") -> int:
+    """Status of ``method`` on the ``action`` of ``viewset``, as ``user``."""
     from rest_framework.test import APIRequestFactory, force_authenticate
-
-    class Documents(viewsets.ViewSet):
-        permission_classes = [permission]
-
-        def list(self, request):
-            return Response(["every", "document"])
-
-        def create(self, request):
-            return Response(status=201)
-
-        def retrieve(self, request, pk=None):
-            self.check_object_permissions(request, Document(owner="stella"))
-            return Response({"pk": pk})
 
     request = getattr(APIRequestFactory(), method)("/documents/")
     if not getattr(user, "is_anonymous", False):
         force_authenticate(request, user=user)
-    view = Documents.as_view({method: action})
+    view = viewset.as_view({method: action})
     kwargs = {"pk": "1"} if action == "retrieve" else {}
     return view(request, **kwargs).status_code
-
-
-class Document:
-    def __init__(self, owner: str) -> None:
-        self.owner = owner
 
 
 def _case(flagged: str, corrected: str, code: str, folder: Path = RUNTIME) -> tuple[dict, dict]:
@@ -211,59 +224,113 @@ def test_djs904_missing_condition_method_raises(users) -> None:
     assert _request(corrected["ArticlePolicy"], users["staff"]) == 200
 
 
+#: A viewset that writes, guarded by ``ProductPolicy``.
+PRODUCTS = VIEWSET.format(permission_classes="[ProductPolicy]")
+
+
 def test_djs905_allow_all_lets_anonymous_users_write(users) -> None:
     flagged, corrected = _case(
-        """
-        class ProductPolicy(AccessPolicy):
-            statements = [{"action": ["*"], "principal": ["*"], "effect": "allow"}]
-        """,
-        """
-        class ProductPolicy(AccessPolicy):
-            statements = [
-                {"action": ["<safe_methods>"], "principal": ["*"], "effect": "allow"},
-                {"action": ["*"], "principal": ["staff"], "effect": "allow"},
-            ]
-        """,
+        textwrap.dedent(
+            """
+            class ProductPolicy(AccessPolicy):
+                statements = [{"action": ["*"], "principal": ["*"], "effect": "allow"}]
+            """
+        )
+        + PRODUCTS,
+        textwrap.dedent(
+            """
+            class ProductPolicy(AccessPolicy):
+                statements = [
+                    {"action": ["<safe_methods>"], "principal": ["*"], "effect": "allow"},
+                    {"action": ["*"], "principal": ["staff"], "effect": "allow"},
+                ]
+            """
+        )
+        + PRODUCTS,
         "DJS905",
     )
-    assert _request(flagged["ProductPolicy"], users["anonymous"], "post", "create") == 201
-    assert _request(corrected["ProductPolicy"], users["anonymous"], "post", "create") in (401, 403)
-    assert _request(corrected["ProductPolicy"], users["anonymous"]) == 200
-    assert _request(corrected["ProductPolicy"], users["staff"], "post", "create") == 201
+    assert _serve(flagged["Documents"], users["anonymous"], "post", "create") == 201
+    assert _serve(corrected["Documents"], users["anonymous"], "post", "create") in (401, 403)
+    assert _serve(corrected["Documents"], users["anonymous"]) == 200
+    assert _serve(corrected["Documents"], users["staff"], "post", "create") == 201
+
+
+def test_djs905_allow_all_on_a_read_only_view_is_silent(users) -> None:
+    """The deliberate public page: the allow-all guards a view that serves only
+    reads, so nobody can write through it, and the rule stays silent."""
+    source = POLICY_HEADER + textwrap.dedent(
+        """
+        from rest_framework import viewsets
+        from rest_framework.response import Response
+
+
+        class LandingPagePolicy(AccessPolicy):
+            statements = [{"principal": ["anonymous", "authenticated"], "action": "*", "effect": "allow"}]
+
+
+        class LandingPage(viewsets.ViewSet):
+            permission_classes = [LandingPagePolicy]
+
+            def list(self, request):
+                return Response({"status": "OK"})
+        """
+    )
+    assert _reported(source, "DJS905") == []
+    page = _load(source)["LandingPage"]
+    assert _serve(page, users["anonymous"]) == 200
+    assert not hasattr(page, "create")  # nothing routes a write to it
+
+
+#: A permission class that checks only objects.
+OWNER_ONLY = """
+from rest_framework.permissions import BasePermission, IsAuthenticated
+
+
+class IsOwner(BasePermission):
+{has_permission}
+    def has_object_permission(self, request, view, obj):
+        return obj.owner == request.user.username
+"""
+HAS_PERMISSION = """
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated)
+"""
+
+
+def _owner_only(has_permission: str, permission_classes: str) -> str:
+    """``IsOwner`` (with ``has_permission``) and the viewset guarded by ``permission_classes``."""
+    return OWNER_ONLY.format(has_permission=has_permission) + VIEWSET.format(permission_classes=permission_classes)
 
 
 def test_djs901_object_only_permission_leaves_list_and_create_open(users) -> None:
     flagged, corrected = _case(
-        """
-        from rest_framework.permissions import BasePermission
-
-
-        class IsOwner(BasePermission):
-            def has_object_permission(self, request, view, obj):
-                return obj.owner == request.user.username
-        """,
-        """
-        from rest_framework.permissions import BasePermission
-
-
-        class IsOwner(BasePermission):
-            def has_permission(self, request, view):
-                return bool(request.user and request.user.is_authenticated)
-
-            def has_object_permission(self, request, view, obj):
-                return obj.owner == request.user.username
-        """,
+        _owner_only("", "[IsOwner]"),
+        _owner_only(HAS_PERMISSION, "[IsOwner]"),
         "DJS901",
     )
-    owner_only = flagged["IsOwner"]
-    assert _request(owner_only, users["user"], action="retrieve") == 403  # the object check works...
-    assert _request(owner_only, users["anonymous"]) == 200  # ...but nobody is asked on list
-    assert _request(owner_only, users["anonymous"], "post", "create") == 201
-    fixed = corrected["IsOwner"]
-    assert _request(fixed, users["anonymous"]) in (401, 403)
-    assert _request(fixed, users["anonymous"], "post", "create") in (401, 403)
-    assert _request(fixed, users["user"], action="retrieve") == 403
-    assert _request(fixed, users["staff"], action="retrieve") == 200
+    owner_only = flagged["Documents"]
+    assert _serve(owner_only, users["user"], action="retrieve") == 403  # the object check works...
+    assert _serve(owner_only, users["anonymous"]) == 200  # ...but nobody is asked on list
+    assert _serve(owner_only, users["anonymous"], "post", "create") == 201
+    fixed = corrected["Documents"]
+    assert _serve(fixed, users["anonymous"]) in (401, 403)
+    assert _serve(fixed, users["anonymous"], "post", "create") in (401, 403)
+    assert _serve(fixed, users["user"], action="retrieve") == 403
+    assert _serve(fixed, users["staff"], action="retrieve") == 200
+
+
+@pytest.mark.parametrize("combined", ["[IsAuthenticated, IsOwner]", "(IsAuthenticated & IsOwner,)"])
+def test_djs901_combined_with_a_guard_keeps_list_and_create_closed(users, combined: str) -> None:
+    """The same class next to (or ``&``-ed with) a permission that guards list
+    and create is no hole, and the rule stays silent."""
+    source = POLICY_HEADER + textwrap.dedent(_owner_only("", combined))
+    assert _reported(source, "DJS901") == []
+    combined_view = _load(source)["Documents"]
+    assert _serve(combined_view, users["anonymous"]) in (401, 403)
+    assert _serve(combined_view, users["anonymous"], "post", "create") in (401, 403)
+    assert _serve(combined_view, users["user"]) == 200
+    assert _serve(combined_view, users["user"], action="retrieve") == 403
+    assert _serve(combined_view, users["staff"], action="retrieve") == 200
 
 
 def test_djs906_view_without_permission_classes_is_open_under_the_default(users) -> None:

@@ -50,7 +50,7 @@ _EVALUATION = frozenset(
 )  # fmt: skip
 
 
-def _project_ancestry(project: ProjectIndex, qualname: str) -> tuple[ClassRef, list[ClassRef], list[str]] | None:
+def project_ancestry(project: ProjectIndex, qualname: str) -> tuple[ClassRef, list[ClassRef], list[str]] | None:
     """(class, its project classes, the other bases by qualified name), or None
     when the class is not a project class or a project base cannot be read."""
     ref = project.resolve_class(qualname)
@@ -79,7 +79,7 @@ def defines(classes: list[ClassRef], name: str) -> bool:
 def object_only_permission(project: ProjectIndex, qualname: str) -> bool:
     """A ``BasePermission`` subclass that defines ``has_object_permission`` and
     inherits ``has_permission`` from ``BasePermission`` (which allows everything)."""
-    found = _project_ancestry(project, qualname)
+    found = project_ancestry(project, qualname)
     if found is None:
         return False
     ref, classes, names = found
@@ -88,7 +88,7 @@ def object_only_permission(project: ProjectIndex, qualname: str) -> bool:
     return "has_object_permission" in ref.facts.methods and not defines(classes, "has_permission")
 
 
-def _drf_view_base(name: str) -> bool:
+def drf_view_base(name: str) -> bool:
     return name == "rest_framework.views.APIView" or name.startswith(
         ("rest_framework.generics.", "rest_framework.viewsets.", "rest_framework.mixins.")
     )
@@ -97,13 +97,13 @@ def _drf_view_base(name: str) -> bool:
 def view_without_permissions(project: ProjectIndex, qualname: str) -> bool:
     """An ``APIView`` / ``ViewSet`` subclass whose project classes set no
     ``permission_classes`` (nor ``access_policy``, nor ``get_permissions()``)."""
-    found = _project_ancestry(project, qualname)
+    found = project_ancestry(project, qualname)
     if found is None:
         return False
     _, classes, names = found
-    if not any(_drf_view_base(name) for name in names):
+    if not any(drf_view_base(name) for name in names):
         return False
-    if any(not _drf_view_base(name) and name not in PLAIN_BASES for name in names):
+    if any(not drf_view_base(name) and name not in PLAIN_BASES for name in names):
         return False  # a library base may set permission_classes
     return not any(
         defines(classes, name) for name in ("permission_classes", "access_policy", "get_permissions", "check_permissions")
@@ -144,7 +144,7 @@ class Policy:
 def policy_of(project: ProjectIndex, qualname: str) -> Policy | None:
     """The access policy ``qualname`` names; None when it is not one, when a base
     is another library's, or when it overrides how statements are evaluated."""
-    found = _project_ancestry(project, qualname)
+    found = project_ancestry(project, qualname)
     if found is None:
         return None
     ref, classes, names = found
@@ -212,10 +212,14 @@ class Statement:
         return isinstance(value, cst.SimpleString) and value.evaluated_value == ""
 
 
-def statements_of(context: FileContext, node: libcst.ClassDef) -> list[Statement]:
+def statements_of(
+    context: FileContext, node: libcst.ClassDef, unread: list[libcst.CSTNode] | None = None
+) -> list[Statement]:
     """The literal statements of a policy class: ``statements = [...]`` and the
-    list literals ``get_policy_statements()`` returns."""
+    list literals ``get_policy_statements()`` returns. What else they hold (a
+    name, ``*spread``, a computed item) goes to ``unread``."""
     found: list[Statement] = []
+    unread = [] if unread is None else unread
     for item in node.body.body:
         if isinstance(item, cst.SimpleStatementLine):
             for small in item.body:
@@ -226,27 +230,30 @@ def statements_of(context: FileContext, node: libcst.ClassDef) -> list[Statement
                 elif isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
                     value = small.value if small.target.value == "statements" else None
                 if value is not None:
-                    found += _from_sequence(context, value)
+                    found += _from_sequence(context, value, unread)
         elif isinstance(item, cst.FunctionDef) and item.name.value == "get_policy_statements":
             for returned in body_statements(item.body):
                 if isinstance(returned, cst.Return) and returned.value is not None:
-                    found += _from_sequence(context, returned.value)
+                    found += _from_sequence(context, returned.value, unread)
     return found
 
 
-def _from_sequence(context: FileContext, value: libcst.BaseExpression) -> list[Statement]:
+def _from_sequence(context: FileContext, value: libcst.BaseExpression, unread: list[libcst.CSTNode]) -> list[Statement]:
     if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Add):
-        return _from_sequence(context, value.left) + _from_sequence(context, value.right)
+        return _from_sequence(context, value.left, unread) + _from_sequence(context, value.right, unread)
     if not isinstance(value, (cst.List, cst.Tuple)):
+        unread.append(value)
         return []
     found = []
     for element in value.elements:
         if not isinstance(element, cst.Element):
-            continue
-        if isinstance(element.value, cst.Dict):
+            unread.append(element)
+        elif isinstance(element.value, cst.Dict):
             found.append(_dict_statement(element.value))
         elif isinstance(element.value, cst.Call) and qualified_name(context, element.value.func) in STATEMENT_CLASSES:
             found.append(_call_statement(element.value))
+        else:
+            unread.append(element)
     return found
 
 
@@ -322,10 +329,13 @@ class AccessPolicyRule(ModuleClassRule, register=False):
     def visit_module_class(self, node: libcst.ClassDef, project: ProjectIndex, qualname: str) -> None:
         policy = policy_of(project, qualname)
         if policy is not None:
-            self.check_policy(policy, statements_of(self.context, node))
+            unread: list[libcst.CSTNode] = []
+            statements = statements_of(self.context, node, unread)
+            self.check_policy(policy, statements, complete=not unread)
 
-    def check_policy(self, policy: Policy, statements: list[Statement]) -> None:
-        """Report what is wrong with the literal statements of ``policy``."""
+    def check_policy(self, policy: Policy, statements: list[Statement], *, complete: bool) -> None:
+        """Report what is wrong with the literal statements of ``policy`` (``complete``:
+        they are all the class sets)."""
         for statement in statements:
             self.check(policy, statement)
 

@@ -84,8 +84,25 @@ class ClassFacts:
     #: Per method (``clean``, mutators, serializer ``validate*``): see MethodFacts.
     method_facts: dict[str, MethodFacts] = field(default_factory=dict)
     #: Class-level assignments: a str/bool/int/None literal, a ``_Name`` for a
-    #: dotted name, ``...`` for anything else (``permission_classes``, ``id_prefix``).
+    #: dotted name, a tuple for a list of strings, ``...`` for anything else
+    #: (``permission_classes``, ``id_prefix``, ``http_method_names``).
     attributes: dict[str, object] = field(default_factory=dict)
+    #: The terms of a literal ``permission_classes = [...]`` (see ``permission_terms``);
+    #: None when the class sets none, or sets one that is not a literal list.
+    permission_classes: tuple[object, ...] | None = None
+
+
+@dataclass(frozen=True)
+class FunctionViewFacts:
+    """A module-level function decorated with DRF's ``@permission_classes(...)``."""
+
+    name: str
+    line: int
+    #: ``@api_view([...])`` methods, upper case (``("GET",)`` for a bare ``@api_view()``);
+    #: None without ``@api_view`` or when they are not literal.
+    methods: tuple[str, ...] | None
+    #: See ``permission_terms``; None when the decorator's argument is not a literal list.
+    permission_classes: tuple[object, ...] | None
 
 
 @dataclass(frozen=True)
@@ -111,6 +128,8 @@ class ModuleFacts:
     #: Settings this module sets (see ``SETTING_PATHS``): a tuple of dotted
     #: strings, or ``...`` when the value is computed.
     settings: dict[str, object] = field(default_factory=dict)
+    #: Function views with ``@permission_classes(...)``, by name.
+    function_views: dict[str, FunctionViewFacts] = field(default_factory=dict)
 
     def qualify(self, dotted: str) -> str:
         """``models.Model`` -> ``django.db.models.Model`` through this module's names.
@@ -182,6 +201,10 @@ def module_facts(name: str, source: str | bytes, *, is_package: bool = False) ->
     for node in statements:
         if isinstance(node, ast.ClassDef):
             facts.classes.setdefault(node.name, _class_facts(node, facts, local))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            view = _function_view(node)
+            if view is not None:
+                facts.function_views.setdefault(node.name, view)
         elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             alias = _get_model_call(node.value)
             if alias is not None:
@@ -409,6 +432,7 @@ def _class_facts(node: ast.ClassDef, module: ModuleFacts, local: set[str]) -> Cl
     fields: list[FieldFacts] = []
     meta: dict[str, object] = {}
     attributes: dict[str, object] = {}
+    permissions: tuple[object, ...] | None = None
     for statement in node.body:
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
             methods.add(statement.name)
@@ -428,6 +452,8 @@ def _class_facts(node: ast.ClassDef, module: ModuleFacts, local: set[str]) -> Cl
             for target in targets:
                 if isinstance(target, ast.Name):
                     attributes[target.id] = _attribute_value(statement.value)
+                    if target.id == "permission_classes":
+                        permissions = permission_terms(statement.value)
     return ClassFacts(
         name=node.name,
         qualname=f"{module.name}.{node.name}",
@@ -440,14 +466,58 @@ def _class_facts(node: ast.ClassDef, module: ModuleFacts, local: set[str]) -> Cl
         methods_calling_full_clean=frozenset(validating),
         method_facts=method_facts,
         attributes=attributes,
+        permission_classes=permissions,
     )
 
 
 def _attribute_value(value: ast.expr) -> object:
     if isinstance(value, ast.Constant) and isinstance(value.value, (str, bool, int, type(None))):
         return value.value
+    strings = _dotted_strings(value)
+    if isinstance(value, (ast.List, ast.Tuple)) and isinstance(strings, tuple):
+        return strings
     dotted = dotted_name(value)
     return _Name(dotted) if dotted is not None else ...
+
+
+def permission_terms(value: ast.expr) -> tuple[object, ...] | None:
+    """``[IsAuthenticated, perms.IsOwner | IsAdminUser]`` -> ``("IsAuthenticated",
+    ("|", "perms.IsOwner", "IsAdminUser"))``: a dotted name as written, or
+    ``("&" | "|", left, right)`` / ``("~", term)`` for DRF's operators; None for a
+    term that is anything else (a call, ``*spread``). None when ``value`` is not a
+    list or tuple literal."""
+    if not isinstance(value, (ast.List, ast.Tuple)):
+        return None
+    return tuple(None if isinstance(element, ast.Starred) else _term(element) for element in value.elts)
+
+
+def _term(node: ast.expr) -> object:
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.BitAnd, ast.BitOr)):
+        return ("&" if isinstance(node.op, ast.BitAnd) else "|", _term(node.left), _term(node.right))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Invert):
+        return ("~", _term(node.operand))
+    return dotted_name(node)
+
+
+def _function_view(function: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionViewFacts | None:
+    """``@api_view([...])`` / ``@permission_classes([...])`` on a module-level function."""
+    permissions: object = ...
+    methods: tuple[str, ...] | None = None
+    for decorator in function.decorator_list:
+        name = last_name(decorator)
+        call = decorator if isinstance(decorator, ast.Call) else None
+        if name == "permission_classes" and call is not None:
+            permissions = permission_terms(call.args[0]) if len(call.args) == 1 and not call.keywords else None
+        elif name == "api_view":
+            arguments = [] if call is None else [*call.args, *(k.value for k in call.keywords)]
+            found = _dotted_strings(arguments[0]) if len(arguments) == 1 else None
+            if not arguments and call is not None:
+                methods = ("GET",)
+            elif isinstance(found, tuple):
+                methods = tuple(method.upper() for method in found)
+    if permissions is ...:
+        return None
+    return FunctionViewFacts(function.name, function.lineno, methods, permissions)  # type: ignore[arg-type]
 
 
 def _field(name: str, call: ast.Call, module: ModuleFacts) -> FieldFacts | None:

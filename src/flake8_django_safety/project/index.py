@@ -34,7 +34,7 @@ from flake8_django_safety.project.facts import (
 ROOT_MARKERS = ("manage.py", "pyproject.toml", "setup.cfg", "tox.ini", ".flake8", ".git")
 #: Django's model base, under the names code imports it by.
 MODEL_BASES = frozenset({"django.db.models.Model", "django.db.models.base.Model"})
-_CACHE_VERSION = "10"
+_CACHE_VERSION = "11"
 #: Folders of installed or generated code, never the project's own.
 _NOT_PROJECT_FOLDERS = frozenset({"node_modules", "site-packages", "__pycache__", "venv", ".venv", "env", ".tox", "build", "dist"})
 _SETTINGS_MODULE = re.compile(r"""DJANGO_SETTINGS_MODULE["']?\s*[,=:]\s*["']?([A-Za-z_][\w.]*)""")
@@ -107,9 +107,18 @@ class ProjectIndex:
         self._skips: dict[str, bool] = {}
         self._overrides: dict[str, ModuleFacts] = {}
         self._override_sources: dict[str, str] = {}
+        self._override_paths: dict[str, Path] = {}
         self._reverse: dict[str, dict[str, str]] | None = None
         self._lookup_names: frozenset[str] | None = None
         self._template_dirs: list[Path] | None = None
+        self._files: list[tuple[str, Path]] | None = None
+        #: words -> (generation, modules whose text says one of them)
+        self._mentions: dict[tuple[str, ...], tuple[int, list[tuple[str, Path]]]] = {}
+        #: Digest of the text each mentioning module was found in (see ``use_source``).
+        self._mention_digests: dict[str, str] = {}
+        #: Bumped when the linted text changes what a project-wide scan found.
+        self._generation = 0
+        self._memo: dict[object, tuple[int, object]] = {}
 
     # -- modules ----------------------------------------------------------------
 
@@ -138,8 +147,13 @@ class ProjectIndex:
             return known  # the prefilter and the rule read the same text once
         # keyed by content like every other module: an editor's warm run unpickles
         facts = self._cached_facts(name, source.encode("utf-8", "surrogatepass"), Path(filename).name == "__init__.py")
+        if self._mentions and self._mention_digests.get(name) != (
+            _digest(source) if any(word in source for words in self._mentions for word in words) else None
+        ):
+            self._generation += 1  # a scan read another text of this module
         self._overrides[name] = facts
         self._override_sources[name] = source
+        self._override_paths[name] = Path(filename)
         return facts
 
     def module(self, name: str) -> ModuleFacts | None:
@@ -181,6 +195,50 @@ class ProjectIndex:
         facts = module_facts(name, data, is_package=is_package)
         _write_atomically(entry, pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL))
         return facts
+
+    # -- project-wide scans -----------------------------------------------------
+
+    def project_files(self) -> list[tuple[str, Path]]:
+        """(module name, path) of every module of the project's own folders (walked once)."""
+        if self._files is None:
+            self._files = []
+            for base in self.search_path[:1]:
+                for folder, subfolders, files in os.walk(base):
+                    subfolders[:] = sorted(n for n in subfolders if n.isidentifier() and n not in _NOT_PROJECT_FOLDERS)
+                    for file in sorted(files):
+                        if file.endswith(".py"):
+                            path = Path(folder, file)
+                            name = self.module_name(path)
+                            if name is not None:
+                                self._files.append((name, path))
+        return self._files
+
+    def modules_mentioning(self, words: tuple[str, ...]) -> list[tuple[str, Path]]:
+        """(name, path) of the project modules whose text contains one of ``words``,
+        the texts being linted included (read once per process; again when a
+        linted text changes what was found)."""
+        known = self._mentions.get(words)
+        if known is not None and known[0] == self._generation:
+            return known[1]
+        found: list[tuple[str, Path]] = []
+        files = dict(self.project_files())
+        files.update((name, path) for name, path in self._override_paths.items() if name not in files)
+        for name, path in files.items():
+            text = self._override_sources[name] if name in self._override_sources else _read_text(path)
+            if text is not None and any(word in text for word in words):
+                found.append((name, path))
+                self._mention_digests[name] = _digest(text)
+        self._mentions[words] = (self._generation, found)
+        return found
+
+    def memoised(self, key: object, compute: Callable[[], object]) -> object:
+        """``compute()`` once per process and ``key``, again after a linted text
+        changed what a project-wide scan found (see ``modules_mentioning``)."""
+        known = self._memo.get(key)
+        if known is None or known[0] != self._generation:
+            value = compute()
+            known = self._memo[key] = (self._generation, value)
+        return known[1]
 
     # -- names ------------------------------------------------------------------
 
@@ -668,6 +726,17 @@ class ProjectIndex:
             if isinstance(item, ClassRef) and "save" in item.facts.methods:
                 return item.facts.save_calls_full_clean
         return False
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
