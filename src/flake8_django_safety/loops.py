@@ -314,11 +314,6 @@ class QuerysetLoops(Rule, register=False):
 
     def visit_AssignTarget(self, node: libcst.AssignTarget) -> None:
         self.stores.add(id(node.target))
-        target = node.target
-        if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
-            for loop in self.loops:
-                if loop.variable == target.value.value:
-                    loop.reported.add(target.attr.value)  # set by the loop itself: read back, not loaded
 
     def visit_ExceptHandler(self, node: libcst.ExceptHandler) -> None:
         self.handlers += 1
@@ -329,6 +324,12 @@ class QuerysetLoops(Rule, register=False):
     def leave_Assign(self, original_node: libcst.Assign) -> None:
         frame = self.frames[-1]
         for target in original_node.targets:
+            stored = target.target
+            if isinstance(stored, cst.Attribute) and isinstance(stored.value, cst.Name):
+                # Set by the loop itself, after the value was read: later reads are not loads.
+                for loop in self.loops:
+                    if loop.variable == stored.value.value:
+                        loop.reported.add(stored.attr.value)
             if not isinstance(target.target, cst.Name):
                 continue
             name = target.target.value
