@@ -15,6 +15,7 @@ from flake8_django_safety.endpoints import (
     template_words,
 )
 from flake8_django_safety.rule import Fix, Safety
+from flake8_django_safety.syntax import comma_separated, string_literal
 
 if TYPE_CHECKING:
     import libcst
@@ -264,10 +265,7 @@ def _defer_fix(expression: libcst.BaseExpression, unread: list[str]) -> Fix:
         value = value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
     call = cst.Call(
         func=cst.Attribute(value=value, attr=cst.Name("defer")),
-        args=[
-            cst.Arg(cst.SimpleString(f'"{name}"'), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if index < len(unread) - 1 else cst.MaybeSentinel.DEFAULT)
-            for index, name in enumerate(unread)
-        ],
+        args=comma_separated([cst.Arg(string_literal(name)) for name in unread]),
     )
     return Fix("Add `.defer(...)` with the unread columns", Safety.UNSAFE, expression, call)
 

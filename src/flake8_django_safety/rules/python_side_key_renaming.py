@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
-from flake8_django_safety.names import name_use
+from flake8_django_safety.names import NameUse, name_use
 from flake8_django_safety.rule import Fix, ImportRequest, Rule, Safety
+from flake8_django_safety.syntax import comma_separated, descendants, has_comment, string_literal
 from flake8_django_safety.valuesrows import ValuesRows, concrete_columns, model_names, rows_model, values_rows
 
 if TYPE_CHECKING:
@@ -136,6 +137,15 @@ class PythonSideKeyRenaming(Rule):
         self.scopes: list[libcst.CSTNode] = [context.module]
         #: Generator expressions that are the only argument of ``list()`` / ``tuple()``.
         self.collected: dict[int, libcst.Call] = {}
+        #: ``name_use`` answers, by function and name: each walks the whole function.
+        self.uses: dict[tuple[int, str], NameUse] = {}
+
+    def use(self, scope: libcst.CSTNode, name: str) -> NameUse:
+        """How ``scope`` binds and reads ``name``, worked out once."""
+        key = (id(scope), name)
+        if key not in self.uses:
+            self.uses[key] = name_use(scope, name)
+        return self.uses[key]
 
     @classmethod
     def applies_to_file(cls, filename: str, settings: Settings) -> bool:
@@ -199,7 +209,7 @@ class PythonSideKeyRenaming(Rule):
         scope = self.scopes[-1]
         iterable = rebuild.iterable
         if isinstance(iterable, cst.Name):
-            bound = name_use(scope, iterable.value).bound_once
+            bound = self.use(scope, iterable.value).bound_once
             if bound is None:
                 return
             rows = values_rows(bound)
@@ -234,7 +244,7 @@ class PythonSideKeyRenaming(Rule):
         """The loop's ``out.append(...)`` goes to a local list (``out = []``, ``list(...)``)."""
         appended = _single_append(loop)
         assert appended is not None
-        use = name_use(scope, appended[0])
+        use = self.use(scope, appended[0])
         return bool(use.assigned) and not use.other_bindings and all(_a_list(value) for value in use.assigned)
 
     def _suggest_and_fix(
@@ -254,11 +264,11 @@ class PythonSideKeyRenaming(Rule):
             if source in rows.expressions:
                 keywords.append(_keyword(key, rows.expressions[source].value))
             elif key == source:
-                positional.append(cst.Arg(cst.SimpleString(_quote(source))))
+                positional.append(cst.Arg(string_literal(source)))
                 order_kept = order_kept and not keywords
             else:
-                keywords.append(_keyword(key, cst.parse_expression(f"{f_name}({_quote(source)})")))
-        args = _commas([*positional, *keywords])
+                keywords.append(_keyword(key, cst.Call(cst.parse_expression(f_name), [cst.Arg(string_literal(source))])))
+        args = comma_separated([*positional, *keywords])
         new_call = rows.call.with_changes(args=args)
         suggestion = f"`.{cst.Module([]).code_for_node(new_call.with_changes(func=cst.Name('values')))}`"
         renamed_groups = [(key, source) for key, source in grouped if key != source]
@@ -280,15 +290,15 @@ class PythonSideKeyRenaming(Rule):
     def _forbids_fix(self, rebuild: _Rebuild, rows: ValuesRows, scope: libcst.CSTNode) -> bool:
         if any(name == "distinct" for name, _ in (*rows.before, *rows.after)):
             return True
-        if _has_comment(rebuild.node.body if isinstance(rebuild.node, cst.For) else rebuild.node, keep=_header(rebuild.node)):
+        if has_comment(rebuild.node.body if isinstance(rebuild.node, cst.For) else rebuild.node, keep=_header(rebuild.node)):
             return True
         if isinstance(rebuild.iterable, cst.Name):
             # The local is rewritten in place: nothing else may read it.
-            if len(name_use(scope, rebuild.iterable.value).reads) != 1 or scope is self.context.module:
+            if len(self.use(scope, rebuild.iterable.value).reads) != 1 or scope is self.context.module:
                 return True
         if isinstance(rebuild.node, cst.For):
-            inside = {id(node) for node in _names_in(rebuild.node)}
-            if any(id(read) not in inside for read in name_use(scope, rebuild.variable).reads):
+            inside = {id(node) for node in descendants(rebuild.node)}
+            if any(id(read) not in inside for read in self.use(scope, rebuild.variable).reads):
                 return True  # the loop variable is read after the loop
         return isinstance(rebuild.node, cst.GeneratorExp) and id(rebuild.node) not in self.collected
 
@@ -431,27 +441,13 @@ def _assigns_empty_list(statement: libcst.CSTNode, name: str) -> bool:
 
 def _block_of(scope: libcst.CSTNode, statement: libcst.CSTNode) -> tuple[list[libcst.CSTNode], int]:
     """The statement list holding ``statement``, and its index there."""
-    stack = [scope]
-    while stack:
-        node = stack.pop()
+    for node in descendants(scope):
         body = getattr(node, "body", None)
         if isinstance(body, (list, tuple)):
             for index, child in enumerate(body):
                 if child is statement:
                     return list(body), index
-        stack.extend(node.children)
     raise LookupError("statement not in scope")
-
-
-def _names_in(node: libcst.CSTNode) -> list[libcst.Name]:
-    found: list[libcst.Name] = []
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, cst.Name):
-            found.append(item)
-        stack.extend(item.children)
-    return found
 
 
 def _header(node: libcst.CSTNode) -> libcst.CSTNode | None:
@@ -459,22 +455,7 @@ def _header(node: libcst.CSTNode) -> libcst.CSTNode | None:
     return node.body.header if isinstance(node, cst.For) and isinstance(node.body, cst.IndentedBlock) else None
 
 
-def _has_comment(node: libcst.CSTNode, keep: libcst.CSTNode | None = None) -> bool:
-    """A comment in ``node`` (outside ``keep``), which replacing ``node`` would drop."""
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, cst.Comment):
-            return True
-        stack.extend(child for child in item.children if child is not keep)
-    return False
-
-
 # -- building code ----------------------------------------------------------------------
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _keyword(key: str, value: libcst.BaseExpression) -> libcst.Arg:
@@ -483,11 +464,6 @@ def _keyword(key: str, value: libcst.BaseExpression) -> libcst.Arg:
         keyword=cst.Name(key),
         equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
     )
-
-
-def _commas(args: list[libcst.Arg]) -> list[libcst.Arg]:
-    comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-    return [arg.with_changes(comma=comma if index < len(args) - 1 else cst.MaybeSentinel.DEFAULT) for index, arg in enumerate(args)]
 
 
 def _call(function: str, argument: libcst.BaseExpression) -> libcst.Call:

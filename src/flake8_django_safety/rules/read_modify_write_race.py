@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from flake8_django_safety._lazy import cst
 from flake8_django_safety.orm import PAIR_READS, QUERYSET_METHODS, ROW_READS, SAVES, field_names_argument, split_chain
 from flake8_django_safety.rule import FileContext, Fix, Rule, Safety
+from flake8_django_safety.syntax import descendants
 
 if TYPE_CHECKING:
     import libcst
@@ -286,7 +287,7 @@ class ReadModifyWriteRace(Rule):
             or f"{receiver}.{target.attr.value}" in self.frames[-1].assigned
         ):
             return
-        own = {id(inner) for inner in _walk(node)}
+        own = {id(inner) for inner in descendants(node)}
         self.frames[-1].changes.append(
             _Change(receiver, target.attr.value, self.statements.get(id(node)), node, rewrite, own)
         )
@@ -383,13 +384,6 @@ def _parenthesised(node: libcst.BaseExpression) -> libcst.BaseExpression:
     if isinstance(node, (cst.BinaryOperation, cst.BooleanOperation, cst.IfExp, cst.Lambda)) and not node.lpar:
         return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
     return node
-
-
-def _walk(node: libcst.CSTNode) -> list[libcst.CSTNode]:
-    found: list[libcst.CSTNode] = [node]
-    for child in node.children:
-        found += _walk(child)
-    return found
 
 
 

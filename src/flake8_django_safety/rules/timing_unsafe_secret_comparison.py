@@ -16,6 +16,7 @@ from flake8_django_safety.secretlike import (
     unwrap,
 )
 from flake8_django_safety.settings import Settings
+from flake8_django_safety.syntax import has_comment
 
 _CONSTANT_TIME_COMPARE = "django.utils.crypto.constant_time_compare"
 _IDENTITY_METHODS = frozenset({"__eq__", "__ne__", "__hash__"})
@@ -320,7 +321,7 @@ class TimingUnsafeSecretComparison(SecretRule):
 
     def _fix(self, node: cst.Comparison) -> Fix | None:
         target = node.comparisons[0]
-        if _has_comment(target.operator):
+        if has_comment(target.operator):  # the rewrite would drop it
             return None
         found = self.context.imports.reference_for_fix(
             _CONSTANT_TIME_COMPARE, "django.utils.crypto", "constant_time_compare"
@@ -407,9 +408,3 @@ def _as_lookup(context: FileContext, node: cst.BaseExpression) -> str:
         return f"{context.code_for(node.func.value, 200)}[{context.code_for(node.args[0].value, 200)}]"
     return context.code_for(node, 200)
 
-
-def _has_comment(operator: cst.CSTNode) -> bool:
-    """Comments in the operator's whitespace would be lost by the rewrite."""
-    import libcst.matchers as m
-
-    return bool(m.findall(operator, m.Comment()))
