@@ -19,6 +19,7 @@ from flake8_django_safety._lazy import cst
 from flake8_django_safety.project.facts import decorator_names, last_name, opens_atomic_block
 from flake8_django_safety.orm import QUERYSET_METHODS, qualified_name
 from flake8_django_safety.rule import FileContext, Rule
+from flake8_django_safety.syntax import descendants
 
 if TYPE_CHECKING:
     import libcst
@@ -111,6 +112,13 @@ class LockTracker(Rule, register=False):
         qualified = qualified_name(self.context, node.func) if isinstance(node, cst.Call) else None
         return project is not None and qualified is not None and project.opens_atomic(qualified)
 
+    def _opens_block(self, node: libcst.CSTNode) -> bool:
+        """Whether ``node`` holds a ``with`` that opens an ``atomic()`` block."""
+        return any(
+            isinstance(inner, cst.With) and any(self._opens_atomic(item.item) for item in inner.items)
+            for inner in descendants(node)
+        )
+
     def visit_ClassDef(self, node: libcst.ClassDef) -> None:
         self.classes.append(any(self._method_decorator_atomic(d.decorator) for d in node.decorators))
 
@@ -156,7 +164,10 @@ class LockTracker(Rule, register=False):
 
     def visit_If(self, node: libcst.If) -> None:
         guards = self.call_graph.atomic_guards
-        if guards and _normalised(self.context.module.code_for_node(node.test)) in guards:
+        if guards and _normalised(self.context.module.code_for_node(node.test)) in guards and not self._opens_block(node.body):
+            # Another ``if`` with this test opens the block around the code that
+            # gets here. In an ``if`` that opens the block itself, a lock outside
+            # that block runs before the transaction exists.
             for found in _lock_calls(node.body):
                 self._flag_locks.add(id(found))
 
