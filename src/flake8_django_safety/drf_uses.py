@@ -187,7 +187,7 @@ def _view_use(project: ProjectIndex, ref: ClassRef | None) -> Use | None:
         if policy is None or policy_name is None:
             return None  # ``access_policy = Policy()`` or computed
         terms = (_resolve_name(project, policy[1].module.qualify(policy_name)), *terms)
-    actions = _actions(project, ref, classes, names)
+    actions = view_actions(project, ref, classes, names)
     if actions is None:
         return None
     return Use(
@@ -244,7 +244,7 @@ def _resolve_name(project: ProjectIndex, qualified: str) -> str:
     return ref.qualname if ref is not None else project.canonical(qualified)
 
 
-def _actions(
+def view_actions(
     project: ProjectIndex, ref: ClassRef, classes: list[ClassRef], names: list[str]
 ) -> dict[str, bool] | None:
     """The actions (viewsets) or handlers (views) the view routes -> whether each
