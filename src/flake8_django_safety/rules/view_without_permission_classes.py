@@ -3,7 +3,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flake8_django_safety.classes import ModuleClassRule, file_defines
-from flake8_django_safety.drf import default_allows_any, view_without_permissions
+from flake8_django_safety.drf import default_allows_any
+from flake8_django_safety.drf_uses import view_without_permissions
 
 if TYPE_CHECKING:
     import libcst
