@@ -324,6 +324,8 @@ def view_without_permissions(project: ProjectIndex, qualname: str) -> bool:
         return False
     if _filters_by_user(project, classes) or _checks_access(project, classes):
         return False
+    if any(item.facts.guarded_by_decorator for item in classes):
+        return False
     if _no_authentication(classes):
         return False
     actions = view_actions(project, ref, classes, names)

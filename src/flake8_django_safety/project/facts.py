@@ -70,7 +70,9 @@ class MethodFacts:
     #: ``NotAuthenticated``, ``self.permission_denied()``, ``HttpResponseForbidden``,
     #: ``HTTP_401_UNAUTHORIZED`` / ``HTTP_403_FORBIDDEN`` or ``status=401`` / ``403``; or
     #: checks a credential the client sends: ``authenticate()``, ``check_password()``,
-    #: ``check_token()``, a parameter named like a secret (``token``, ``activation_key``).
+    #: ``check_token()``, a parameter named like a secret (``token``, ``activation_key``);
+    #: or a decorator of the method names an access check (``@method_decorator(login_required)``,
+    #: see ``GUARD_NAME``).
     checks_access: bool = False
     #: The last name of every call, whatever it is called on (``save`` for
     #: ``Order.objects.filter(...).first().save()``).
@@ -103,6 +105,9 @@ class ClassFacts:
     permission_classes: tuple[object, ...] | None = None
     #: The same for a literal ``filter_backends = [...]``.
     filter_backends: tuple[object, ...] | None = None
+    #: A class decorator names an access check (``@method_decorator(login_required,
+    #: name="dispatch")``, a project's ``@token_required``): see ``GUARD_NAME``.
+    guarded_by_decorator: bool = False
 
 
 @dataclass(frozen=True)
@@ -485,6 +490,7 @@ def _class_facts(node: ast.ClassDef, module: ModuleFacts, local: set[str]) -> Cl
         attributes=attributes,
         permission_classes=permissions,
         filter_backends=backends,
+        guarded_by_decorator=_guard_decorated(node),
     )
 
 
@@ -733,8 +739,25 @@ _CREDENTIAL_CHECKS = frozenset({"authenticate", "check_password", "check_token",
 _SECRET_PARAMETER = re.compile(r"token|key|secret|signature|hash", re.IGNORECASE)
 
 
+#: A decorator that names one of these words checks who is asking (``login_required``,
+#: ``permission_required``, ``staff_member_required``, ``user_passes_test``, ``token_required``).
+GUARD_NAME = re.compile(r"login|permission|auth|staff|superuser|user_passes|required", re.IGNORECASE)
+
+
+def _guard_decorated(node: ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A decorator of ``node`` names an access check (see ``GUARD_NAME``)."""
+    for decorator in node.decorator_list:
+        for inner in ast.walk(decorator):
+            name = inner.id if isinstance(inner, ast.Name) else inner.attr if isinstance(inner, ast.Attribute) else ""
+            if name and GUARD_NAME.search(name):
+                return True
+    return False
+
+
 def _checks_access(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """See ``MethodFacts.checks_access``."""
+    if _guard_decorated(function):
+        return True
     params = [arg.arg for arg in (*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs)]
     if any(_SECRET_PARAMETER.search(name) for name in params[2:]):
         return True  # a URL keyword (``uid, token``): the link itself is the credential

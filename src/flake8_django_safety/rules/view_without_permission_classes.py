@@ -41,8 +41,11 @@ class ViewWithoutPermissionClasses(ModuleClassRule):
     `NotAuthenticated`, calls `self.permission_denied()`, answers 401 / 403
     or checks a credential the client sends (`authenticate()`,
     `check_password()`, `check_token()`, a URL keyword named like a secret:
-    `token`, `activation_key`); and `authentication_classes` is not emptied
-    (a view only anonymous clients call: a webhook).
+    `token`, `activation_key`); no decorator of the class or of a method
+    names an access check (`@method_decorator(login_required,
+    name="dispatch")`, `permission_required`, a project's `token_required`);
+    and `authentication_classes` is not emptied (a view only anonymous
+    clients call: a webhook).
 
     ## Why is this bad?
     With `AllowAny` as the default, a view that names no permission class
