@@ -19,7 +19,15 @@ from rest_framework.views import APIView
 
 class RefundView(APIView):
     def post(self, request):
-        return None
+        Refund.objects.create()
+"""
+
+GENERIC_VIEW = """
+from rest_framework import generics
+
+
+class RefundUpdate(generics.UpdateAPIView):
+    queryset = None
 """
 
 POLICY = """
@@ -87,6 +95,23 @@ def test_djs906_follows_star_imports_of_the_settings(tmp_path: Path) -> None:
     assert _codes(package, VIEW, "DJS906") == [5]
 
 
+@pytest.mark.parametrize(
+    ("backends", "reported"),
+    [
+        ("['rest_framework.filters.SearchFilter', 'django_filters.rest_framework.DjangoFilterBackend']", True),
+        ("[]", True),
+        ("['rest_framework.filters.OrderingFilter', 'site_app.filters.OwnedByUser']", False),
+        ("['guardian.filters.ObjectPermissionsFilter']", False),
+        ("BACKENDS", False),  # computed: unknown
+    ],
+)
+def test_djs906_reads_the_default_filter_backends(tmp_path: Path, backends: str, reported: bool) -> None:
+    """A view that sets no ``filter_backends`` gets the settings' default, which may
+    filter every queryset by user (ACLs)."""
+    package = _project(tmp_path, f"REST_FRAMEWORK = {{'DEFAULT_FILTER_BACKENDS': {backends}}}\n")
+    assert bool(_codes(package, GENERIC_VIEW, "DJS906")) is reported
+
+
 @pytest.mark.parametrize("name", ["tests/settings.py", "settings_pkg/settings.py"])
 def test_djs906_ignores_test_settings_and_modules_named_settings(tmp_path: Path, name: str) -> None:
     """Only a deployable settings module decides: a test project's settings, or a
@@ -119,7 +144,11 @@ def test_settings_facts() -> None:
         "DRF_ACCESS_POLICY = {'reusable_conditions': ['x.c', 'y.d']}\n"
         "COPY = REST_FRAMEWORK['DEFAULT_PERMISSION_CLASSES']\n",
     )
-    assert facts.settings == {"DEFAULT_PERMISSION_CLASSES": ("a.B",), "reusable_conditions": ("x.c", "y.d")}
+    assert facts.settings == {
+        "DEFAULT_PERMISSION_CLASSES": ("a.B",),
+        "reusable_conditions": ("x.c", "y.d"),
+        "DEFAULT_FILTER_BACKENDS": (),
+    }
     assert module_facts("s", "DRF_ACCESS_POLICY = {}\nDRF_ACCESS_POLICY |= OTHER\n").settings == {
         "reusable_conditions": ...
     }

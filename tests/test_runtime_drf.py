@@ -335,15 +335,17 @@ def test_djs901_combined_with_a_guard_keeps_list_and_create_closed(users, combin
 
 def test_djs906_view_without_permission_classes_is_open_under_the_default(users) -> None:
     view = """
+    from django.contrib.auth.models import Group
     from rest_framework.permissions import IsAuthenticated
     from rest_framework.response import Response
     from rest_framework.views import APIView
 
 
-    class RefundView(APIView):
+    class GroupCreate(APIView):
         {permissions}
         def post(self, request):
-            return Response(status=202)
+            Group.objects.create(name=request.data["name"])
+            return Response(status=201)
     """
     flagged = textwrap.dedent(view.format(permissions=""))
     corrected = textwrap.dedent(view.format(permissions="permission_classes = [IsAuthenticated]\n"))
@@ -351,10 +353,15 @@ def test_djs906_view_without_permission_classes_is_open_under_the_default(users)
     assert _reported(corrected, "DJS906", API_PROJECT) == []
     assert _reported(flagged, "DJS906", RUNTIME) == []  # no settings module found: silent
 
+    from django.contrib.auth.models import Group
     from rest_framework.test import APIRequestFactory
 
-    def post(source: str) -> int:
-        return _load(source)["RefundView"].as_view()(APIRequestFactory().post("/refunds/")).status_code
+    def post(source: str, name: str) -> int:
+        request = APIRequestFactory().post("/groups/", {"name": name}, format="json")
+        return _load(source)["GroupCreate"].as_view()(request).status_code
 
-    assert post(flagged) == 202  # the runtime settings leave DRF's default, AllowAny
-    assert post(corrected) in (401, 403)
+    # The runtime settings leave DRF's default, AllowAny: an anonymous client writes.
+    assert post(flagged, "djs906-open") == 201
+    assert Group.objects.filter(name="djs906-open").exists()
+    assert post(corrected, "djs906-closed") in (401, 403)
+    assert not Group.objects.filter(name="djs906-closed").exists()

@@ -94,22 +94,6 @@ def drf_view_base(name: str) -> bool:
     )
 
 
-def view_without_permissions(project: ProjectIndex, qualname: str) -> bool:
-    """An ``APIView`` / ``ViewSet`` subclass whose project classes set no
-    ``permission_classes`` (nor ``access_policy``, nor ``get_permissions()``)."""
-    found = project_ancestry(project, qualname)
-    if found is None:
-        return False
-    _, classes, names = found
-    if not any(drf_view_base(name) for name in names):
-        return False
-    if any(not drf_view_base(name) and name not in PLAIN_BASES for name in names):
-        return False  # a library base may set permission_classes
-    return not any(
-        defines(classes, name) for name in ("permission_classes", "access_policy", "get_permissions", "check_permissions")
-    )
-
-
 def default_allows_any(project: ProjectIndex) -> bool:
     """Every settings module leaves ``DEFAULT_PERMISSION_CLASSES`` at DRF's
     default (``AllowAny``) or sets it to ``AllowAny`` / nothing. False when no

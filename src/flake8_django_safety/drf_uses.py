@@ -12,6 +12,9 @@ a base of another library, ``http_method_names`` that is not a literal) is no
 use at all: the rules asking stay silent about it. Behaviour described here is
 DRF 3.15's (``APIView.check_permissions``, ``GenericAPIView.get_object``, the
 ``OperandHolder`` classes behind ``&``, ``|`` and ``~``).
+
+The same reading of a view's actions tells DJS906 which views write with
+nothing guarding them (``view_without_permissions``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flake8_django_safety.drf import PLAIN_BASES, drf_view_base, project_ancestry
+from flake8_django_safety.drf import PLAIN_BASES, defines, drf_view_base, project_ancestry
 from flake8_django_safety.project.facts import meta_name
 
 if TYPE_CHECKING:
@@ -187,7 +190,7 @@ def _view_use(project: ProjectIndex, ref: ClassRef | None) -> Use | None:
         if policy is None or policy_name is None:
             return None  # ``access_policy = Policy()`` or computed
         terms = (_resolve_name(project, policy[1].module.qualify(policy_name)), *terms)
-    actions = _actions(project, ref, classes, names)
+    actions = view_actions(project, ref, classes, names)
     if actions is None:
         return None
     return Use(
@@ -244,7 +247,7 @@ def _resolve_name(project: ProjectIndex, qualified: str) -> str:
     return ref.qualname if ref is not None else project.canonical(qualified)
 
 
-def _actions(
+def view_actions(
     project: ProjectIndex, ref: ClassRef, classes: list[ClassRef], names: list[str]
 ) -> dict[str, bool] | None:
     """The actions (viewsets) or handlers (views) the view routes -> whether each
@@ -285,3 +288,111 @@ def _reaches_object_check(project: ProjectIndex, ref: ClassRef, method: str) -> 
             seen.add(name)
             stack.append(name)
     return False
+
+
+# -- views that write with nothing guarding them (DJS906) ---------------------------
+
+
+#: Filter backends that narrow a queryset by the request's parameters, never by who asks.
+PLAIN_FILTERS = frozenset(
+    {"rest_framework.filters.SearchFilter", "rest_framework.filters.OrderingFilter",
+     "django_filters.rest_framework.DjangoFilterBackend",
+     "django_filters.rest_framework.backends.DjangoFilterBackend"}
+)  # fmt: skip
+#: Attributes and methods that decide the permissions another way.
+_PERMISSION_NAMES = ("permission_classes", "access_policy", "get_permissions", "check_permissions")
+
+
+def view_without_permissions(project: ProjectIndex, qualname: str) -> bool:
+    """An ``APIView`` / ``ViewSet`` subclass that serves an unsafe request (create,
+    update, destroy, a ``post()`` / ``put()`` / ``patch()`` / ``delete()`` handler) and
+    that nothing guards: its project classes set no ``permission_classes`` (nor
+    ``access_policy``, nor ``get_permissions()`` / ``check_permissions()``), no
+    ``filter_backends`` that may filter by user (nor do the settings), no method of
+    theirs looks at ``request.user`` / ``request.auth`` or refuses (see
+    ``MethodFacts.checks_access``), and they do not empty ``authentication_classes``
+    (a view meant for anonymous clients: sign-up, webhooks)."""
+    found = project_ancestry(project, qualname)
+    if found is None:
+        return False
+    ref, classes, names = found
+    if not any(drf_view_base(name) for name in names):
+        return False
+    if any(not drf_view_base(name) and name not in PLAIN_BASES for name in names):
+        return False  # a library base may set permission_classes
+    if any(defines(classes, name) for name in _PERMISSION_NAMES):
+        return False
+    if _filters_by_user(project, classes) or _checks_access(project, classes):
+        return False
+    if any(item.facts.guarded_by_decorator for item in classes):
+        return False
+    if _no_authentication(classes):
+        return False
+    actions = view_actions(project, ref, classes, names)
+    return actions is not None and any(
+        _writes(project, ref, action) for action in actions if _METHOD[action] not in _SAFE
+    )
+
+
+#: Calls that write rows (``obj.save()``, ``Model.objects.create()``, ``serializer.save()``)
+#: and DRF's own writing methods a handler may call on ``self``.
+_WRITE_CALLS = frozenset(
+    {"save", "delete", "create", "update", "bulk_create", "bulk_update", "get_or_create",
+     "update_or_create", "perform_create", "perform_update", "perform_destroy", "partial_update",
+     "destroy", "set_password"}
+)  # fmt: skip
+
+
+def _writes(project: ProjectIndex, ref: ClassRef, action: str) -> bool:
+    """An unsafe action writes rows: DRF's own (``create``, ``update``, ``destroy``),
+    or a project method that calls a writing method, itself or through the methods
+    it calls on ``self``. A handler that only checks a password or sends a mail
+    (sign-in, password reset request) writes nothing."""
+    if project.method(ref, action) is None:
+        return True  # DRF's create / update / destroy, or a generic view's handler
+    seen = {action}
+    stack = [action]
+    while stack:
+        facts = project.method(ref, stack.pop())
+        if facts is None:
+            continue
+        if facts.called_names & _WRITE_CALLS:
+            return True
+        for name in facts.self_calls - seen:
+            seen.add(name)
+            stack.append(name)
+    return False
+
+
+def _no_authentication(classes: list[ClassRef]) -> bool:
+    """The nearest ``authentication_classes`` is an empty list: only anonymous clients."""
+    for item in classes:
+        if "authentication_classes" in item.facts.attributes:
+            value = item.facts.attributes["authentication_classes"]
+            return value == ()
+    return False
+
+
+def _filters_by_user(project: ProjectIndex, classes: list[ClassRef]) -> bool:
+    """The nearest ``filter_backends`` (else the settings' ``DEFAULT_FILTER_BACKENDS``)
+    names a backend that may filter by user: anything but DRF's search and ordering
+    filters and django-filter's backend; True when it cannot be read."""
+    for item in classes:
+        if "filter_backends" in item.facts.attributes:
+            terms = item.facts.filter_backends
+            if terms is None:
+                return True
+            return any(
+                not isinstance(term, str) or project.canonical(item.module.qualify(term)) not in PLAIN_FILTERS
+                for term in terms
+            )
+    values = project.setting("DEFAULT_FILTER_BACKENDS")
+    return not values or any(
+        not isinstance(value, tuple) or any(project.canonical(str(name)) not in PLAIN_FILTERS for name in value)
+        for value in values
+    )
+
+
+def _checks_access(project: ProjectIndex, classes: list[ClassRef]) -> bool:
+    """A method of the view's project classes looks at who is asking or refuses."""
+    return any(facts.checks_access for item in classes for facts in item.facts.method_facts.values())

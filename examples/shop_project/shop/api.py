@@ -51,7 +51,8 @@ class ProductViewSet(viewsets.ModelViewSet):
 
 
 # DJS906 (opt-in): the settings leave DEFAULT_PERMISSION_CLASSES at AllowAny,
-# and this view names no permission class: anyone may post stock corrections.
+# and this view writes with nothing guarding it: anyone may correct the stock.
 class StockCorrectionView(APIView):
     def post(self, request):
+        Product.objects.filter(pk=request.data["product"]).update(stock=request.data["stock"])
         return Response(status=202)

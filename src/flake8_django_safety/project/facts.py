@@ -10,6 +10,7 @@ index's job.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -64,6 +65,18 @@ class MethodFacts:
     param_paths: frozenset[str] | None = frozenset()
     #: Names a list view's rows by (``object_list``, ``page_obj``, ``paginator``).
     touches_rows: bool = False
+    #: Looks at who is asking or refuses (a DRF view's own access control):
+    #: ``request.user`` / ``request.auth`` (``self.request`` too), ``PermissionDenied``,
+    #: ``NotAuthenticated``, ``self.permission_denied()``, ``HttpResponseForbidden``,
+    #: ``HTTP_401_UNAUTHORIZED`` / ``HTTP_403_FORBIDDEN`` or ``status=401`` / ``403``; or
+    #: checks a credential the client sends: ``authenticate()``, ``check_password()``,
+    #: ``check_token()``, a parameter named like a secret (``token``, ``activation_key``);
+    #: or a decorator of the method names an access check (``@method_decorator(login_required)``,
+    #: see ``GUARD_NAME``).
+    checks_access: bool = False
+    #: The last name of every call, whatever it is called on (``save`` for
+    #: ``Order.objects.filter(...).first().save()``).
+    called_names: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,11 @@ class ClassFacts:
     #: The terms of a literal ``permission_classes = [...]`` (see ``permission_terms``);
     #: None when the class sets none, or sets one that is not a literal list.
     permission_classes: tuple[object, ...] | None = None
+    #: The same for a literal ``filter_backends = [...]``.
+    filter_backends: tuple[object, ...] | None = None
+    #: A class decorator names an access check (``@method_decorator(login_required,
+    #: name="dispatch")``, a project's ``@token_required``): see ``GUARD_NAME``.
+    guarded_by_decorator: bool = False
 
 
 @dataclass(frozen=True)
@@ -246,6 +264,7 @@ def _atomic_requests(body: list[ast.stmt]) -> bool | None:
 SETTING_PATHS = {
     "DEFAULT_PERMISSION_CLASSES": ("REST_FRAMEWORK", "DEFAULT_PERMISSION_CLASSES"),
     "reusable_conditions": ("DRF_ACCESS_POLICY", "reusable_conditions"),
+    "DEFAULT_FILTER_BACKENDS": ("REST_FRAMEWORK", "DEFAULT_FILTER_BACKENDS"),
 }
 #: Module-level calls that bring in settings we cannot read (django-split-settings).
 _SETTINGS_INCLUDES = frozenset({"include", "exec", "optional"})
@@ -433,6 +452,7 @@ def _class_facts(node: ast.ClassDef, module: ModuleFacts, local: set[str]) -> Cl
     meta: dict[str, object] = {}
     attributes: dict[str, object] = {}
     permissions: tuple[object, ...] | None = None
+    backends: tuple[object, ...] | None = None
     for statement in node.body:
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
             methods.add(statement.name)
@@ -454,6 +474,8 @@ def _class_facts(node: ast.ClassDef, module: ModuleFacts, local: set[str]) -> Cl
                     attributes[target.id] = _attribute_value(statement.value)
                     if target.id == "permission_classes":
                         permissions = permission_terms(statement.value)
+                    elif target.id == "filter_backends":
+                        backends = permission_terms(statement.value)
     return ClassFacts(
         name=node.name,
         qualname=f"{module.name}.{node.name}",
@@ -467,6 +489,8 @@ def _class_facts(node: ast.ClassDef, module: ModuleFacts, local: set[str]) -> Cl
         method_facts=method_facts,
         attributes=attributes,
         permission_classes=permissions,
+        filter_backends=backends,
+        guarded_by_decorator=_guard_decorated(node),
     )
 
 
@@ -689,7 +713,73 @@ def _method_facts(
             or (isinstance(node, ast.Constant) and node.value in _ROW_NAMES)
             for node in ast.walk(function)
         ),
+        checks_access=_checks_access(function),
+        called_names=frozenset(
+            name for node in ast.walk(function) if isinstance(node, ast.Call) and (name := _call_name(node.func))
+        ),
     )
+
+
+def _call_name(func: ast.expr) -> str:
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+#: Names whose mention in a view's method means it refuses some requests itself.
+_REFUSALS = frozenset(
+    {"PermissionDenied", "NotAuthenticated", "permission_denied", "HttpResponseForbidden",
+     "HTTP_401_UNAUTHORIZED", "HTTP_403_FORBIDDEN"}
+)  # fmt: skip
+
+
+#: Calls that check a credential the client sent.
+_CREDENTIAL_CHECKS = frozenset({"authenticate", "check_password", "check_token", "login"})
+#: URL keywords that carry a secret (``token``, ``activation_key``, ``signature``).
+_SECRET_PARAMETER = re.compile(r"token|key|secret|signature|hash", re.IGNORECASE)
+
+
+#: A decorator that names one of these words checks who is asking (``login_required``,
+#: ``permission_required``, ``staff_member_required``, ``user_passes_test``, ``token_required``).
+GUARD_NAME = re.compile(r"login|permission|auth|staff|superuser|user_passes|required", re.IGNORECASE)
+
+
+def _guard_decorated(node: ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A decorator of ``node`` names an access check (see ``GUARD_NAME``)."""
+    for decorator in node.decorator_list:
+        for inner in ast.walk(decorator):
+            name = inner.id if isinstance(inner, ast.Name) else inner.attr if isinstance(inner, ast.Attribute) else ""
+            if name and GUARD_NAME.search(name):
+                return True
+    return False
+
+
+def _checks_access(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """See ``MethodFacts.checks_access``."""
+    if _guard_decorated(function):
+        return True
+    params = [arg.arg for arg in (*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs)]
+    if any(_SECRET_PARAMETER.search(name) for name in params[2:]):
+        return True  # a URL keyword (``uid, token``): the link itself is the credential
+    requests = {"request", *params[1:2]}
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call) and last_name(node.func) in _CREDENTIAL_CHECKS:
+            return True
+        if isinstance(node, ast.Attribute):
+            if node.attr in _REFUSALS:
+                return True
+            if node.attr in ("user", "auth"):
+                value = node.value
+                if isinstance(value, ast.Name) and value.id in requests:
+                    return True
+                if isinstance(value, ast.Attribute) and value.attr == "request" and _is_self(value.value):
+                    return True
+        elif isinstance(node, ast.Name) and node.id in _REFUSALS:
+            return True
+        elif isinstance(node, ast.keyword) and node.arg in ("status", "status_code"):
+            if isinstance(node.value, ast.Constant) and node.value.value in (401, 403):
+                return True
+    return False
 
 
 #: What a list view's context calls its rows.
