@@ -285,19 +285,25 @@ def _locked_at(project: ProjectIndex, settings: Settings, site: _Site, expressio
         return _receivers_locked(project, settings, signature, None, depth + 1)
     if not isinstance(expression, ast.Name):
         return False
-    if expression.id in signature.params or expression.id in signature.kwonly:
+    binding, load = _binding(site, function, expression.id)
+    if binding is None and (expression.id in signature.params or expression.id in signature.kwonly):
         return _receivers_locked(project, settings, signature, expression.id, depth + 1)
-    return _loaded_locked(site, function, expression.id)
+    return binding is not None and load is not None and _loaded_locked(site, function, binding, load)
 
 
-def _loaded_locked(site: _Site, function: _Function, name: str) -> bool:
-    """The local ``name`` the call hands on was loaded by a locking queryset, or
-    from the same manager or relation after one was evaluated, all in one ``atomic()``."""
+def _binding(site: _Site, function: _Function, name: str) -> tuple[ast.AST | None, ast.expr | None]:
+    """The last statement before the call that binds ``name`` (an enclosing ``for``
+    or an assignment), and the queryset it reads the row from (None: not a row read)."""
     call = site.call
     binding: ast.AST | None = None
     load: ast.expr | None = None
     for node in ast.walk(function):
         if not _before(node, call):
+            continue
+        if node is not function and not isinstance(node, (ast.For, ast.AsyncFor)) and _inside(site.tree, call, node):
+            continue  # ``device = device if device.check() else None`` binds after the call
+        if isinstance(node, (ast.AugAssign, ast.NamedExpr)) and _names(node.target, name):
+            binding, load = node, None
             continue
         if isinstance(node, (ast.For, ast.AsyncFor)) and _names(node.target, name) and _inside(site.tree, call, node):
             candidate: ast.expr | None = node.iter
@@ -310,8 +316,13 @@ def _loaded_locked(site: _Site, function: _Function, name: str) -> bool:
             continue
         if binding is None or _position(node) > _position(binding):
             binding, load = node, candidate
-    if binding is None or load is None:
-        return False
+    return binding, load
+
+
+def _loaded_locked(site: _Site, function: _Function, binding: ast.AST, load: ast.expr) -> bool:
+    """The row was loaded by a locking queryset, or from the same manager or
+    relation after one was evaluated, all in one ``atomic()``."""
+    call = site.call
     methods, root = _chain(load)
     if not set(methods) <= QUERYSET_METHODS:
         return False
