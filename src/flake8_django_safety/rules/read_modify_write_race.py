@@ -101,12 +101,15 @@ class ReadModifyWriteRace(Rule):
     locked for the read with `select_for_update()` inside a transaction.
 
     ## Known problems
-    Off by default: on 34 real projects (django-oscar, pretix, netbox,
-    misago, django-helpdesk, django-ledger, ...) 21 of 24 reports (87.5%,
-    nine of them narrow) were real lost updates, short of the 90% a
-    default-on rule needs. The other three updated `self` in a model method
-    whose callers, in other modules, always pass a row they locked or claimed
-    first (docs/precision.md). Enable it with `--extend-select=DJS303`.
+    Off by default. On 34 libraries (django-oscar, pretix, netbox, misago,
+    django-helpdesk, django-ledger, ...) and 16 applications (tendenci,
+    pretalx, ...) 35 of 37 reports were real lost updates (94.6%), but 21
+    of the 35 need an unusual overlap (a double submit, two staff members at
+    once) and most are in model methods of public API (docs/precision.md).
+    The two false positives update `self` in a method whose callers load the
+    row with a lock the rule cannot follow (a flag argument two calls away,
+    a claim by a conditional `update()`). Enable it with
+    `--extend-select=DJS303`.
 
     The rule cannot see whether the function only ever runs in one process at
     a time (a management command, a serialised task queue); silence those with
@@ -114,11 +117,27 @@ class ReadModifyWriteRace(Rule):
     left alone, and so are rows read with `select_for_update()`, updates that
     are not arithmetic (string building with `+=` included), fields the
     function itself set earlier (`obj.f = 0` ... `obj.f += n`), dates moved
-    by a `timedelta()`, objects reached through `self` in a model method
-    (`self.request.hits += 1`: usually created by the same flow), and saves
-    whose literal `update_fields` leave the field out. Locks are followed
-    through queryset locals (`rows = qs.select_for_update()`). Test modules
-    and migrations are not linted.
+    by a `timedelta()`, fields the model declares as a `DateField`,
+    `DateTimeField`, `TimeField` or `DurationField`, copies saved as a new
+    row (`obj.pk = None`), progress counters (a row read before a loop whose
+    field the loop bumps and saves on every pass), objects reached through
+    `self` in a model method (`self.request.hits += 1`: usually created by
+    the same flow), and saves whose literal `update_fields` leave the field
+    out. Locks are followed through queryset locals
+    (`rows = qs.select_for_update()`).
+
+    For `self` in a method, or a parameter of a function, the rule reads the
+    project's calls of that method or function (test modules left out; a call
+    whose arguments do not fit the parameters belongs to another function of
+    that name) and stays silent when every call hands in a row loaded by a
+    `select_for_update()` queryset, or from the same manager or relation after
+    such a queryset was evaluated, inside the caller's `atomic()` block;
+    callers that pass on their own parameter or `self` are followed up to four
+    calls up. A row loaded *before* the lock is still reported: the lock does
+    not refresh it. It is also silent when the change sits under
+    `if <parameter>:` and every call passes that parameter a literal `False`,
+    `None` or `0` (or leaves a default that is one). A method nobody in the
+    project calls is reported. Test modules and migrations are not linted.
 
     ## Example
     ```python
