@@ -138,3 +138,18 @@ def test_views_under_atomic_requests_read_from_the_project_settings() -> None:
     rules = [registered_rules()["DJS301"], registered_rules()["DJS302"]]
     violations = engine_for(source, rules).lint_text(source, str(path))
     assert Counter((v.line, v.code) for v in violations) == expected.reported
+
+
+def test_djs303_reads_the_callers_across_the_project() -> None:
+    """A counter bumped on ``self`` or a parameter is silent when every project
+    call hands in a row locked first in the same ``atomic()`` block, or turns off
+    the flag around the bump (tests/fixtures/projects/counters/README.md)."""
+    package = FIXTURES / "projects" / "counters" / "counters"
+    rule = registered_rules()["DJS303"]
+    for name in ("models.py", "services.py"):
+        path = package / name
+        source = path.read_text()
+        expected = expectations(source)
+        assert expected.reported, f"{name} marks no report: the test proves nothing"
+        violations = engine_for(source, [rule]).lint_text(source, str(path))
+        assert Counter((v.line, v.code) for v in violations) == expected.reported, name

@@ -224,12 +224,19 @@ class ProjectIndex:
         files = dict(self.project_files())
         files.update((name, path) for name, path in self._override_paths.items() if name not in files)
         for name, path in files.items():
-            text = self._override_sources[name] if name in self._override_sources else _read_text(path)
+            text = self.source_text(name, path)
             if text is not None and any(word in text for word in words):
                 found.append((name, path))
                 self._mention_digests[name] = _digest(text)
         self._mentions[words] = (self._generation, found)
         return found
+
+    def source_text(self, name: str, path: Path) -> str | None:
+        """The text of project module ``name``: the linted text when it is being
+        linted, else the file at ``path``."""
+        if name in self._override_sources:
+            return self._override_sources[name]
+        return _read_text(path)
 
     def memoised(self, key: object, compute: Callable[[], object]) -> object:
         """``compute()`` once per process and ``key``, again after a linted text

@@ -5,14 +5,25 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
-from flake8_django_safety.orm import PAIR_READS, QUERYSET_METHODS, ROW_READS, SAVES, field_names_argument, split_chain
+from flake8_django_safety.orm import (
+    PAIR_READS,
+    QUERYSET_METHODS,
+    ROW_READS,
+    SAVES,
+    field_names_argument,
+    model_of_queryset,
+    resolve_class,
+    split_chain,
+)
 from flake8_django_safety.rule import FileContext, Fix, Rule, Safety
 from flake8_django_safety.syntax import descendants
 
 if TYPE_CHECKING:
     import libcst
 
+    from flake8_django_safety.call_sites import Signature
     from flake8_django_safety.prefilter import SourceText
+    from flake8_django_safety.project import ProjectIndex
     from flake8_django_safety.settings import Settings
 
 _F = "django.db.models.F"
@@ -36,6 +47,12 @@ class _Change:
     own_nodes: set[int]
     saved: bool = False
     read_after: bool = False
+    #: The innermost loop around the change when the receiver was read before it.
+    loop: libcst.CSTNode | None = None
+    #: Saved inside that loop: a progress counter the loop keeps.
+    saved_in_loop: bool = False
+    #: ``if <parameter>:`` around the change: the parameter.
+    guard: str | None = None
 
 
 @dataclass
@@ -45,8 +62,22 @@ class _Frame:
     changes: list[_Change] = field(default_factory=list)
     #: ``obj.f`` set to a value of this function's own: a later ``obj.f += n`` is not stale.
     assigned: set[str] = field(default_factory=set)
+    #: Parameters not rebound since the function began.
+    params: set[str] = field(default_factory=set)
     #: Locals bound to a queryset -> whether it locks (``select_for_update()`` in its chain).
     querysets: dict[str, bool] = field(default_factory=dict)
+    #: Locals read from ``Model.objects...`` / ``get_object_or_404(Model, ...)`` -> the model expression.
+    models: dict[str, libcst.BaseExpression] = field(default_factory=dict)
+    #: Receivers whose ``pk`` / ``id`` the function sets to None: saved as a new row.
+    copies: set[str] = field(default_factory=set)
+    #: Loops being visited, outermost first; and the loops each loaded local was read in.
+    loops: list[libcst.CSTNode] = field(default_factory=list)
+    bound_in: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    #: ``if <name>:`` statements being visited.
+    ifs: list[libcst.If] = field(default_factory=list)
+    function: libcst.FunctionDef | None = None
+    #: The class the function is a method of (defined directly in its body).
+    owner: libcst.ClassDef | None = None
 
 
 class ReadModifyWriteRace(Rule):
@@ -70,12 +101,15 @@ class ReadModifyWriteRace(Rule):
     locked for the read with `select_for_update()` inside a transaction.
 
     ## Known problems
-    Off by default: on 34 real projects (django-oscar, pretix, netbox,
-    misago, django-helpdesk, django-ledger, ...) 21 of 24 reports (87.5%,
-    nine of them narrow) were real lost updates, short of the 90% a
-    default-on rule needs. The other three updated `self` in a model method
-    whose callers, in other modules, always pass a row they locked or claimed
-    first (docs/precision.md). Enable it with `--extend-select=DJS303`.
+    Off by default. On 34 libraries (django-oscar, pretix, netbox, misago,
+    django-helpdesk, django-ledger, ...) and 16 applications (tendenci,
+    pretalx, ...) 35 of 37 reports were real lost updates (94.6%), but 21
+    of the 35 need an unusual overlap (a double submit, two staff members at
+    once) and most are in model methods of public API (docs/precision.md).
+    The two false positives update `self` in a method whose callers load the
+    row with a lock the rule cannot follow (a flag argument two calls away,
+    a claim by a conditional `update()`). Enable it with
+    `--extend-select=DJS303`.
 
     The rule cannot see whether the function only ever runs in one process at
     a time (a management command, a serialised task queue); silence those with
@@ -83,11 +117,27 @@ class ReadModifyWriteRace(Rule):
     left alone, and so are rows read with `select_for_update()`, updates that
     are not arithmetic (string building with `+=` included), fields the
     function itself set earlier (`obj.f = 0` ... `obj.f += n`), dates moved
-    by a `timedelta()`, objects reached through `self` in a model method
-    (`self.request.hits += 1`: usually created by the same flow), and saves
-    whose literal `update_fields` leave the field out. Locks are followed
-    through queryset locals (`rows = qs.select_for_update()`). Test modules
-    and migrations are not linted.
+    by a `timedelta()`, fields the model declares as a `DateField`,
+    `DateTimeField`, `TimeField` or `DurationField`, copies saved as a new
+    row (`obj.pk = None`), progress counters (a row read before a loop whose
+    field the loop bumps and saves on every pass), objects reached through
+    `self` in a model method (`self.request.hits += 1`: usually created by
+    the same flow), and saves whose literal `update_fields` leave the field
+    out. Locks are followed through queryset locals
+    (`rows = qs.select_for_update()`).
+
+    For `self` in a method, or a parameter of a function, the rule reads the
+    project's calls of that method or function (test modules left out; a call
+    whose arguments do not fit the parameters belongs to another function of
+    that name) and stays silent when every call hands in a row loaded by a
+    `select_for_update()` queryset, or from the same manager or relation after
+    such a queryset was evaluated, inside the caller's `atomic()` block;
+    callers that pass on their own parameter or `self` are followed up to four
+    calls up. A row loaded *before* the lock is still reported: the lock does
+    not refresh it. It is also silent when the change sits under
+    `if <parameter>:` and every call passes that parameter a literal `False`,
+    `None` or `0` (or leaves a default that is one). A method nobody in the
+    project calls is reported. Test modules and migrations are not linted.
 
     ## Example
     ```python
@@ -145,6 +195,8 @@ class ReadModifyWriteRace(Rule):
         super().__init__(context)
         self.frames: list[_Frame] = [_Frame()]
         self.statements: dict[int, libcst.SimpleStatementLine] = {}
+        #: Classes being visited, each with the number of frames open when it was entered.
+        self.classes: list[tuple[libcst.ClassDef, int]] = []
 
     @classmethod
     def applies_to_file(cls, filename: str, settings: Settings) -> bool:
@@ -159,18 +211,58 @@ class ReadModifyWriteRace(Rule):
 
     # -- what was read from the database -----------------------------------------
 
+    def visit_ClassDef(self, node: libcst.ClassDef) -> None:
+        self.classes.append((node, len(self.frames)))
+
+    def leave_ClassDef(self, original_node: libcst.ClassDef) -> None:
+        self.classes.pop()
+
     def visit_FunctionDef(self, node: libcst.FunctionDef) -> None:
-        frame = _Frame()
+        frame = _Frame(function=node)
+        if self.classes and self.classes[-1][1] == len(self.frames):
+            frame.owner = self.classes[-1][0]
         params = node.params
         for param in (*params.posonly_params, *params.params, *params.kwonly_params):
             frame.loaded.add(param.name.value)
+            frame.params.add(param.name.value)
         self.frames.append(frame)
 
     def leave_FunctionDef(self, original_node: libcst.FunctionDef) -> None:
+        top_level = len(self.frames) == 2 and len(self.classes) <= 1
         frame = self.frames.pop()
         for change in frame.changes:
-            if change.saved:
+            if change.saved and not self._silent(change, frame, top_level):
                 self._report(change)
+
+    # -- loops and flags ------------------------------------------------------------
+
+    def leave_For(self, original_node: libcst.For) -> None:
+        self._leave_loop(original_node)
+
+    def visit_While(self, node: libcst.While) -> None:
+        self.frames[-1].loops.append(node)
+
+    def leave_While(self, original_node: libcst.While) -> None:
+        self._leave_loop(original_node)
+
+    def _leave_loop(self, node: libcst.CSTNode) -> None:
+        loops = self.frames[-1].loops
+        if loops and loops[-1] is node:
+            loops.pop()
+
+    def visit_If(self, node: libcst.If) -> None:
+        self.frames[-1].ifs.append(node)
+
+    def leave_If(self, original_node: libcst.If) -> None:
+        ifs = self.frames[-1].ifs
+        if ifs and ifs[-1] is original_node:
+            ifs.pop()
+
+    def _bound(self, name: str) -> None:
+        """``name`` now holds a row read from the database, in the loops open here."""
+        frame = self.frames[-1]
+        frame.loaded.add(name)
+        frame.bound_in[name] = tuple(id(loop) for loop in frame.loops)
 
     def leave_Assign(self, original_node: libcst.Assign) -> None:
         frame = self.frames[-1]
@@ -178,8 +270,13 @@ class ReadModifyWriteRace(Rule):
         for target in original_node.targets:
             target_node = target.target
             if isinstance(target_node, cst.Name):
+                frame.params.discard(target_node.value)
+                frame.models.pop(target_node.value, None)
                 if self._reads_a_row(value):
-                    frame.loaded.add(target_node.value)
+                    self._bound(target_node.value)
+                    model = _model_expression(value)
+                    if model is not None:
+                        frame.models[target_node.value] = model
                 else:
                     frame.loaded.discard(target_node.value)
                 if self._queryset(value):
@@ -189,17 +286,26 @@ class ReadModifyWriteRace(Rule):
             elif isinstance(target_node, (cst.Tuple, cst.List)) and target_node.elements:
                 first = target_node.elements[0].value
                 if isinstance(first, cst.Name):
+                    frame.params.discard(first.value)
+                    frame.models.pop(first.value, None)
                     if _pair(value) and not self._locked(value):
-                        frame.loaded.add(first.value)
+                        self._bound(first.value)
                     else:
                         frame.loaded.discard(first.value)
 
     def visit_For(self, node: libcst.For) -> None:
+        frame = self.frames[-1]
+        frame.loops.append(node)
         if isinstance(node.target, cst.Name):
+            frame.params.discard(node.target.value)
+            frame.models.pop(node.target.value, None)
             if self._queryset(node.iter) and not self._locked(node.iter):
-                self.frames[-1].loaded.add(node.target.value)
+                self._bound(node.target.value)
+                model = _model_expression(node.iter)
+                if model is not None:
+                    frame.models[node.target.value] = model
             else:
-                self.frames[-1].loaded.discard(node.target.value)
+                frame.loaded.discard(node.target.value)
 
     def _reads_a_row(self, value: libcst.BaseExpression) -> bool:
         if isinstance(value, cst.Await):
@@ -272,6 +378,9 @@ class ReadModifyWriteRace(Rule):
             name = cst.helpers.get_full_name_for_node(target)
             if name is not None:
                 self.frames[-1].assigned.add(name)
+                if target.attr.value in ("pk", "id") and isinstance(value, cst.Name) and value.value == "None":
+                    # ``obj.pk = None`` then ``obj.save()``: a copy saved as a new row.
+                    self.frames[-1].copies.add(name.rpartition(".")[0])
 
     def _changed(
         self,
@@ -287,10 +396,20 @@ class ReadModifyWriteRace(Rule):
             or f"{receiver}.{target.attr.value}" in self.frames[-1].assigned
         ):
             return
+        frame = self.frames[-1]
         own = {id(inner) for inner in descendants(node)}
-        self.frames[-1].changes.append(
-            _Change(receiver, target.attr.value, self.statements.get(id(node)), node, rewrite, own)
-        )
+        change = _Change(receiver, target.attr.value, self.statements.get(id(node)), node, rewrite, own)
+        root = receiver.partition(".")[0]
+        if frame.loops and id(frame.loops[-1]) not in frame.bound_in.get(root, ()):
+            change.loop = frame.loops[-1]
+        for statement in reversed(frame.ifs):
+            test = statement.test
+            if isinstance(test, cst.Name) and test.value in frame.params and id(node) in {
+                id(inner) for inner in descendants(statement.body)
+            }:
+                change.guard = test.value
+                break
+        frame.changes.append(change)
 
     def visit_Attribute(self, node: libcst.Attribute) -> None:
         changes = self.frames[-1].changes
@@ -307,9 +426,93 @@ class ReadModifyWriteRace(Rule):
             return
         receiver = cst.helpers.get_full_name_for_node(func.value)
         written = field_names_argument(node, "update_fields")
-        for change in self.frames[-1].changes:
+        frame = self.frames[-1]
+        for change in frame.changes:
             if change.receiver == receiver and (written is None or change.field in written):
                 change.saved = True
+                if change.loop is not None and any(loop is change.loop for loop in frame.loops):
+                    change.saved_in_loop = True
+
+    # -- what the function alone cannot tell -----------------------------------------
+
+    def _silent(self, change: _Change, frame: _Frame, top_level: bool) -> bool:
+        """A saved change that loses no update: a progress counter, a copy saved as
+        a new row, a date or time field, a branch no caller takes, or a receiver
+        every caller locked."""
+        root = change.receiver.partition(".")[0]
+        if change.saved_in_loop or change.receiver in frame.copies:
+            return True
+        project = self.context.project
+        if project is None:
+            return False
+        if self._time_field(change, frame, project):
+            return True
+        if not top_level or frame.function is None or "." in change.receiver:
+            return False
+        from flake8_django_safety import call_sites
+
+        signature = self._signature(frame, project)
+        if signature is None:
+            return False
+        settings = self.context.settings
+        if change.guard is not None and call_sites.never_passed(project, settings, signature, change.guard):
+            return True
+        if root == "self" and signature.owner is not None:
+            return call_sites.receivers_locked(project, settings, signature, None)
+        if root in frame.params and root in signature.params + tuple(signature.kwonly):
+            return call_sites.receivers_locked(project, settings, signature, root)
+        return False
+
+    def _time_field(self, change: _Change, frame: _Frame, project: ProjectIndex) -> bool:
+        """The field is a date, time or duration of the receiver's model: moving it counts nothing."""
+        ref = None
+        if change.receiver == "self" and frame.owner is not None and self.context.module_name:
+            ref = project.resolve_class(f"{self.context.module_name}.{frame.owner.name.value}")
+        elif change.receiver in frame.models:
+            ref = resolve_class(self.context, frame.models[change.receiver])
+        if ref is None:
+            return False
+        for item in project.ancestry(ref):
+            if not isinstance(item, str):
+                for facts in item.facts.fields:
+                    if facts.name == change.field:
+                        return facts.field_class.rpartition(".")[2] in _TIME_FIELDS
+        return False
+
+    def _signature(self, frame: _Frame, project: ProjectIndex) -> Signature | None:
+        from flake8_django_safety.call_sites import Signature
+
+        function = frame.function
+        assert function is not None
+        owner = None
+        params = function.params
+        positional = [*params.posonly_params, *params.params]
+        static = any(
+            isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod" for d in function.decorators
+        )
+        if frame.owner is not None and not static:
+            if not positional or not self.context.module_name:
+                return None
+            qualname = f"{self.context.module_name}.{frame.owner.name.value}"
+            ref = project.resolve_class(qualname)
+            owner = qualname if ref is None else ref.qualname
+            positional = positional[1:]
+        names = tuple(param.name.value for param in positional)
+        off = frozenset(
+            param.name.value
+            for param in (*positional, *params.kwonly_params)
+            if param.default is not None and _literally_off(param.default)
+        )
+        return Signature(
+            function.name.value,
+            names,
+            len([param for param in positional if param.default is None]),
+            frozenset(param.name.value for param in params.kwonly_params),
+            isinstance(params.star_arg, cst.Param),
+            params.star_kwarg is not None,
+            owner,
+            off,
+        )
 
     def _report(self, change: _Change) -> None:
         operator = change.rewrite[0] if change.rewrite is not None else "-"
@@ -317,7 +520,9 @@ class ReadModifyWriteRace(Rule):
         self.report(change.node, message, self._fix(change))
 
     def _fix(self, change: _Change) -> Fix | None:
-        if change.rewrite is None or change.read_after or change.statement is None:
+        if change.rewrite is None or change.read_after or change.statement is None or change.loop is not None:
+            # In a loop around the change but not around the read, ``F("f") + n``
+            # would be assigned again on each pass and keep only the last ``n``.
             return None
         found = self.context.imports.reference_for_fix(_F, "django.db.models", "F")
         if found is None:
@@ -386,6 +591,36 @@ def _parenthesised(node: libcst.BaseExpression) -> libcst.BaseExpression:
     return node
 
 
+
+
+#: Model fields whose arithmetic moves a moment or a span, not a count.
+_TIME_FIELDS = frozenset({"DateField", "DateTimeField", "TimeField", "DurationField"})
+
+
+def _literally_off(node: libcst.BaseExpression) -> bool:
+    """``False`` / ``None`` / ``0``."""
+    return (isinstance(node, cst.Name) and node.value in ("False", "None")) or (
+        isinstance(node, cst.Integer) and node.value == "0"
+    )
+
+
+def _model_expression(value: libcst.BaseExpression) -> libcst.BaseExpression | None:
+    """``Model`` of ``Model.objects....get()``, ``Model.objects.filter(...)`` (iterated)
+    or ``get_object_or_404(Model, ...)``."""
+    if isinstance(value, cst.Await):
+        value = value.expression
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in ROW_READS:
+        value = value.func.value
+    elif isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "get_object_or_404":
+        first = value.args[0].value if value.args else None
+        if isinstance(first, (cst.Name, cst.Attribute)):
+            return first
+        return None if first is None else _model_expression(first)
+    found = model_of_queryset(value)
+    if found is None:
+        return None
+    model = found[0]
+    return model if isinstance(model, (cst.Name, cst.Attribute)) else None
 
 
 def _pair(node: libcst.BaseExpression) -> bool:
