@@ -231,6 +231,11 @@ class ProjectIndex:
         self._mentions[words] = (self._generation, found)
         return found
 
+    def module_text(self, name: str, path: Path) -> str | None:
+        """The text of project module ``name``: the text being linted when it is
+        one, else the file's."""
+        return self._override_sources[name] if name in self._override_sources else _read_text(path)
+
     def memoised(self, key: object, compute: Callable[[], object]) -> object:
         """``compute()`` once per process and ``key``, again after a linted text
         changed what a project-wide scan found (see ``modules_mentioning``)."""

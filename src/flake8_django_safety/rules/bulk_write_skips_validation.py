@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
 from flake8_django_safety.orm import (
@@ -13,7 +14,11 @@ from flake8_django_safety.orm import (
 )
 from flake8_django_safety.prefilter import SourceText
 from flake8_django_safety.rule import FileContext, Rule
+from flake8_django_safety.project.facts import VALIDATION_HOOKS
 from flake8_django_safety.settings import Settings
+
+if TYPE_CHECKING:
+    from flake8_django_safety.project import ClassRef, ProjectIndex
 
 _BULK = frozenset({"bulk_create", "bulk_update", "abulk_create", "abulk_update"})
 _BULK_CALL = re.compile(r"((?<![\w.])(?:[A-Za-z_]\w*\.)*[A-Z]\w*)\s*\.\s*\w+\s*\..*?a?bulk_(?:create|update)\(")
@@ -43,7 +48,13 @@ class BulkWriteSkipsValidation(SkipsRolledBackWrites, Rule):
     Enable it with `--extend-select=DJS203`.
 
     `bulk_update(objs, ["a", "b"])` with literal fields counts only the hooks
-    that read those fields. The rule stays silent when a `full_clean()` or a
+    that read those fields, and is silent when every field is one the model's
+    own validation hooks assign themselves (`self.parent = self.get_parent()`
+    in `clean()`: derived data that the code writing it recomputes).
+    `bulk_create()` of objects built right there, `[Model(a=..., b=...) for
+    ...]` (or a local bound once to such a list), counts only the hooks that
+    read the keywords passed; the other fields keep their defaults. A
+    `GenericForeignKey` keyword counts as unknown fields. The rule stays silent when a `full_clean()` or a
     form's `is_valid()` call appears earlier in the same function (it assumes
     the objects were validated there), inside a block that is rolled back,
     for models it cannot resolve to a project class, and in test modules.
@@ -108,6 +119,8 @@ class BulkWriteSkipsValidation(SkipsRolledBackWrites, Rule):
         super().__init__(context)
         #: Per function: whether ``full_clean()`` has been called so far.
         self.validated: list[bool] = [False]
+        #: The functions the visitor is in, innermost last.
+        self.functions: list[cst.FunctionDef] = []
 
     @classmethod
     def applies_to_file(cls, filename: str, settings: Settings) -> bool:
@@ -124,10 +137,24 @@ class BulkWriteSkipsValidation(SkipsRolledBackWrites, Rule):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         super().visit_FunctionDef(node)
         self.validated.append(False)
+        self.functions.append(node)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         super().leave_FunctionDef(original_node)
         self.validated.pop()
+        self.functions.pop()
+
+    def _fields_built(self, objects: cst.BaseExpression | None, model: str) -> frozenset[str] | None:
+        """The fields set on objects that ``bulk_create()`` receives when they are
+        built right there, ``[Model(a=..., b=...) for ...]``, or in a local bound
+        once to such a list in the same function; None when unknown. Fields left
+        out keep their defaults."""
+        if isinstance(objects, cst.Name) and self.functions:
+            bound = _bindings(self.functions[-1], objects.value)
+            if len(bound) != 1:
+                return None
+            objects = bound[0]
+        return _constructor_keywords(objects, model)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -145,9 +172,117 @@ class BulkWriteSkipsValidation(SkipsRolledBackWrites, Rule):
         project = self.context.project
         if ref is None or project is None or not project.is_model(ref):
             return
-        hooks = project.validation_hooks(ref, field_names_argument(node, "fields", 1) if "update" in func.attr.value else None)
+        if "update" in func.attr.value:
+            fields = field_names_argument(node, "fields", 1)
+            if fields is not None:
+                fields = fields - _derived_by_hooks(project, ref)
+                if not fields:
+                    return  # only fields the model's own clean() computes: the write maintains them
+        else:
+            fields = self._fields_built(node.args[0].value if node.args else None, ref.facts.name)
+            if fields is not None and fields & _generic_relations(project, ref):
+                fields = None  # ``object=`` sets fields of other names
+        hooks = project.validation_hooks(ref, fields)
         if not hooks:
             return
         call = f"{self.context.code_for(func)}()"
         self.report(node, self.message.format(call=call, hooks=describe_hooks(hooks)))
 
+
+
+def _derived_by_hooks(project: ProjectIndex, ref: ClassRef) -> frozenset[str]:
+    """Fields the model's validation hooks assign themselves (``self.parent =
+    self.get_parent()`` in ``clean()``): derived data, which code that writes only
+    them computes the same way."""
+    derived: set[str] = set()
+    for hook in sorted(VALIDATION_HOOKS):
+        written = project.writes(ref, hook)
+        if written:
+            derived |= written
+    return frozenset(derived)
+
+
+def _constructor_keywords(objects: cst.BaseExpression | None, model: str) -> frozenset[str] | None:
+    """Keywords of the constructor calls that build every object of ``objects``:
+    a list, tuple or set display, a comprehension or a generator of ``Model(...)``
+    calls (the model's own constructor) with keyword arguments only."""
+    if isinstance(objects, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
+        calls = [objects.elt]
+    elif isinstance(objects, (cst.List, cst.Tuple, cst.Set)) and objects.elements:
+        calls = [element.value for element in objects.elements]
+    else:
+        return None
+    names: set[str] = set()
+    for call in calls:
+        func = call.func if isinstance(call, cst.Call) else None
+        if not (isinstance(func, cst.Name) and func.value == model) and not (
+            isinstance(func, cst.Attribute) and func.attr.value == model
+        ):
+            return None
+        for arg in call.args:
+            if arg.keyword is None or arg.star:
+                return None
+            names.add(arg.keyword.value)
+    return frozenset(names)
+
+
+def _bindings(function: cst.FunctionDef, name: str) -> list[cst.BaseExpression]:
+    """Every value ``name`` is bound to in ``function`` (simple assignments); a
+    binding of another kind (augmented, loop target, ``with``, a call on the
+    name that may append) makes the answer unknown (two entries)."""
+    found: list[cst.BaseExpression] = []
+    unknown: list[cst.BaseExpression] = []
+
+    class Visitor(cst.CSTVisitor):
+        def visit_Assign(self, node: cst.Assign) -> None:
+            for target in node.targets:
+                if isinstance(target.target, cst.Name) and target.target.value == name:
+                    found.append(node.value)
+                elif name in {n.value for n in _target_names(target.target)}:
+                    unknown.append(node.value)
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            if isinstance(node.target, cst.Name) and node.target.value == name:
+                unknown.append(node.value)
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            if isinstance(node.target, cst.Name) and node.target.value == name and node.value is not None:
+                found.append(node.value)
+
+        def visit_For(self, node: cst.For) -> None:
+            if name in {n.value for n in _target_names(node.target)}:
+                unknown.append(node.iter)
+
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            if isinstance(node.value, cst.Name) and node.value.value == name and node.attr.value in (
+                "append", "extend", "insert", "__setitem__", "add", "update"
+            ):
+                unknown.append(node)
+
+        def visit_Param(self, node: cst.Param) -> None:
+            if node.name.value == name:
+                unknown.append(node.name)
+
+    function.visit(Visitor())
+    return found + unknown + unknown  # anything unknown: never exactly one binding
+
+
+def _target_names(target: cst.BaseExpression) -> list[cst.Name]:
+    if isinstance(target, cst.Name):
+        return [target]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for element in target.elements for n in _target_names(element.value)]
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    return []
+
+
+def _generic_relations(project: ProjectIndex, ref: ClassRef) -> frozenset[str]:
+    """The model's ``GenericForeignKey`` attributes, which set two fields of other names."""
+    return frozenset(
+        f.name
+        for item in project.ancestry(ref)
+        if not isinstance(item, str)
+        for f in item.facts.fields
+        if f.field_class.rpartition(".")[2] == "GenericForeignKey"
+    )
