@@ -63,8 +63,10 @@ class SerializerSkipsModelValidation(Rule):
     serializer validating its nested rows). A `clean()` whose every `raise`
     sits under `if <field> < 0` for a `Positive*Field` the serializer does not
     redeclare (DRF copies the field's minimum as `min_value=0`) does not
-    count. Models whose own `save()` calls `self.full_clean()`, or
-    `self.clean()` when `clean()` is the only hook left, are not reported, nor are serializers whose model or
+    count, nor does a `clean()` that the model's own `save()` calls, or whose
+    every field a method `save()` calls reads while it can raise (checks
+    written into `save()`, whose completeness the rule cannot judge either).
+    Models whose own `save()` calls `self.full_clean()` are not reported, nor are serializers whose model or
     bases cannot be resolved to project classes. Field `validators=` alone do
     not make a report: `ModelSerializer` copies them onto its fields. A
     library base whose name ends in `ModelSerializer` counts as one.
@@ -359,9 +361,28 @@ def _harmless(func: ast.expr) -> bool:
 
 
 def _save_calls_clean(project: ProjectIndex, model: ClassRef) -> bool:
-    """The model's nearest project ``save()`` calls ``self.clean()``."""
+    """The model's nearest project ``save()`` calls ``self.clean()``, or a method
+    of its own that reads every field ``clean()`` reads and can raise:
+    validation written into ``save()``, whose completeness is not ours to judge
+    (as with a serializer's own ``validate()``)."""
     save = project.method(model, "save")
-    return save is not None and "clean" in save.self_calls
+    if save is None:
+        return False
+    if "clean" in save.self_calls:
+        return True
+    reads: frozenset[str] = frozenset()
+    for hook in project.hooks(model):
+        if hook.label == "clean()":
+            if hook.reads is None:
+                return False
+            reads |= hook.reads
+    if not reads:
+        return False
+    for name in save.self_calls:
+        inner = project.method(model, name)
+        if inner is not None and inner.may_raise and reads <= inner.reads:
+            return True
+    return False
 
 
 #: DRF view bases whose routes write through ``serializer_class``.
