@@ -392,10 +392,9 @@ _WRITE_VIEWS = frozenset(
         "UpdateAPIView", "RetrieveUpdateAPIView", "RetrieveUpdateDestroyAPIView",
     }
 )  # fmt: skip
-#: Methods of a project view class that accept input.
-_WRITE_HANDLERS = frozenset(
-    {"create", "update", "partial_update", "perform_create", "perform_update", "post", "put", "patch"}
-)
+#: Methods of a project view class that DRF routes input to (``perform_create()``
+#: is no route: a project mixin shared by read-only views may define it).
+_WRITE_HANDLERS = frozenset({"create", "update", "partial_update", "post", "put", "patch"})
 _WRITE_WORDS = frozenset({"POST", "PUT", "PATCH", "post", "put", "patch", "create", "update", "partial_update"})
 _READ_WORDS = frozenset({"GET", "HEAD", "OPTIONS", "get", "list", "retrieve", "metadata"})
 _SELECTORS = frozenset({"get_serializer_class", "get_serializer"})
