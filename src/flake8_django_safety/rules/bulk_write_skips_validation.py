@@ -273,8 +273,12 @@ def _bindings(function: cst.FunctionDef, name: str) -> list[cst.BaseExpression]:
             for target in node.targets:
                 if isinstance(target.target, cst.Name) and target.target.value == name:
                     found.append(node.value)
-                elif name in {n.value for n in _target_names(target.target)}:
-                    unknown.append(node.value)
+                elif name in {n.value for n in _target_names(target.target)} or (
+                    isinstance(target.target, cst.Subscript)
+                    and isinstance(target.target.value, cst.Name)
+                    and target.target.value.value == name
+                ):
+                    unknown.append(node.value)  # unpacked into, or an item replaced
 
         def visit_AugAssign(self, node: cst.AugAssign) -> None:
             if isinstance(node.target, cst.Name) and node.target.value == name:
