@@ -4,11 +4,17 @@ import re
 
 from flake8_django_safety._lazy import cst
 
+from flake8_django_safety.outside import (
+    OutsideValues,
+    calls_full_clean,
+    public_function,
+    validated_next,
+    without_clean_in_save,
+)
 from flake8_django_safety.prefilter import SourceText
 from flake8_django_safety.orm import (
     PAIR_READS,
     describe_hooks,
-    fields_set_by,
     in_model_serializer,
     model_checks_called,
     model_of_queryset,
@@ -45,12 +51,27 @@ class CreateWithoutFullClean(SkipsRolledBackWrites, Rule):
     database stores values the rest of the code assumes cannot exist.
 
     ## Known problems
-    Off by default: on 19 real projects (pretix, netbox, django-oscar,
-    django-allauth, django-cms, wagtail, ...) 6 of 8 reports (75%, three of
-    them narrow) were true positives; the others copied values from an
-    instance a form had validated with the same check, or wrote a count whose
-    only check repeats its field's own range (docs/precision.md).
-    Enable it with `--extend-select=DJS202`.
+    Off by default. On 35 real projects (the 19 libraries and netbox of the
+    earlier audits and 16 Django applications: nautobot, weblate, pretalx,
+    ...) the earlier definition gave 56 reports of which 16 were true
+    (docs/precision.md, third iteration): most false reports were demo-data
+    commands, test helpers and services that create rows from literals,
+    settings or other rows. Enable it with `--extend-select=DJS202`.
+
+    Deviation from RULES.md: only values from outside count. A field a hook
+    reads must be set to request data (`request.POST`, `request.data`, ...),
+    a form's `cleaned_data`, a serializer's `validated_data` /
+    `initial_data`, a parameter of a public function (not a `_private`
+    helper, whose callers are its own code) or a local made from one of
+    these (a row the user chose, `value.pk`). Literals, settings, fields of
+    other rows (a queryset's results, even when looked up by input),
+    attributes of an object a parameter holds (`source.price`) and digests
+    (`.hexdigest()`) are valid by construction or as stored, and stay
+    silent. A constant that breaks a hook is missed. A row validated right
+    after it is created (`x.full_clean()`, or a model method that calls it,
+    as the next statements of the same block or under `if created:` of a
+    `get_or_create()`) is silent too, and so is a `clean()` the model's own
+    `save()` calls.
 
     Only the hooks that read a field the call sets count (a field's
     `validators=` for that field; `clean()` by the fields it reads). Inside a
@@ -137,6 +158,28 @@ class CreateWithoutFullClean(SkipsRolledBackWrites, Rule):
         #: Calls that are a whole statement: ``x = Model.objects.create(...)``.
         self._fixable: dict[int, tuple[cst.SimpleStatementLine, str | None, bool]] = {}
         self.classes: list[str] = []
+        #: Per function: the locals that hold outside values.
+        self.outside: list[OutsideValues] = [OutsideValues(None, parameters_count=False)]
+        #: ``create()`` calls whose result the function validates next.
+        self.validated_after: set[int] = set()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        super().visit_FunctionDef(node)
+        self.outside.append(OutsideValues(node, parameters_count=public_function(node)))
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        super().leave_FunctionDef(original_node)
+        self.outside.pop()
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self.validated_after |= validated_next(node.body, self._validates)
+
+    def _validates(self, call: cst.Call, method: str) -> bool:
+        """``x.method()`` on the row ``call`` created runs ``full_clean()``."""
+        found = model_of_queryset(call.func.value) if isinstance(call.func, cst.Attribute) else None
+        ref = None if found is None else resolve_class(self.context, found[0])
+        project = self.context.project
+        return ref is not None and project is not None and calls_full_clean(project, ref, method)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.classes.append(node.name.value)
@@ -197,7 +240,15 @@ class CreateWithoutFullClean(SkipsRolledBackWrites, Rule):
         serializer = in_model_serializer(self.context, self.classes)
         module = project.module(self.context.module_name) if serializer and self.context.module_name else None
         checked = frozenset() if module is None else model_checks_called(project, module, ref)
-        hooks = project.validation_hooks(ref, fields_set_by(node), field_validators=not serializer, checked=checked)
+        if id(node) in self.validated_after:
+            return
+        # Only values from outside (input, a public function's parameters) can
+        # be what a hook rejects: literals, settings and other rows are valid.
+        fields = self.outside[-1].fields(node)
+        if fields is not None and not fields:
+            return
+        hooks = project.validation_hooks(ref, fields, field_validators=not serializer, checked=checked)
+        hooks = without_clean_in_save(project, ref, hooks)
         if not hooks:
             return
         model = self.context.code_for(model_expr)
