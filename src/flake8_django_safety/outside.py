@@ -8,9 +8,10 @@ serializer's ``validated_data`` / ``initial_data``, and the parameters of a
 public function (not one whose name starts with ``_``: a private helper is
 called by its own class or module, with its values). Through locals, subscripts,
 calls, operators and containers; not through a queryset (rows it returns are
-stored values), nor through an attribute read of a parameter (``obj.name``
-reads an object the caller holds), nor through ``.hexdigest()`` (a digest is
-hex whatever went in).
+stored values), nor through ``super().save(...)`` (a ModelForm returns the
+instance it validated), nor through an attribute read of a parameter
+(``obj.name`` reads an object the caller holds), nor through ``.hexdigest()``
+(a digest is hex whatever went in).
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
 
+from flake8_django_safety.orm import resolve_class
+
 if TYPE_CHECKING:
     from flake8_django_safety.project import ClassRef, ProjectIndex
+    from flake8_django_safety.rule import FileContext
 
 #: Attributes of ``request`` that hold what the client sent.
 REQUEST_DATA = frozenset(
@@ -38,8 +42,17 @@ class OutsideValues:
     """The locals of one function that hold outside values (flow-insensitive:
     a local is outside when any assignment to it is)."""
 
-    def __init__(self, function: cst.FunctionDef | None, *, parameters_count: bool) -> None:
+    def __init__(
+        self,
+        function: cst.FunctionDef | None,
+        *,
+        parameters_count: bool,
+        is_model_form: Callable[[cst.BaseExpression], bool] | None = None,
+    ) -> None:
         self.names: set[str] = set()
+        #: Locals bound to a ModelForm (``form = OrderForm(request.POST)``): its
+        #: ``cleaned_data`` went through the model's ``full_clean()``.
+        self.model_forms: set[str] = set()
         #: Parameters among ``names``: their attributes are objects the caller holds.
         self.parameters: set[str] = set()
         if function is None:
@@ -54,6 +67,10 @@ class OutsideValues:
                     self.names.add(star.name.value)
             self.parameters = set(self.names)
         assignments = list(_assignments(function.body))
+        if is_model_form is not None:
+            for targets, value in assignments:
+                if len(targets) == 1 and isinstance(value, cst.Call) and is_model_form(value.func):
+                    self.model_forms.add(targets[0])
         changed = True
         while changed:
             changed = False
@@ -71,7 +88,11 @@ class OutsideValues:
             return node.value in self.names
         if isinstance(node, cst.Attribute):
             if node.attr.value in INPUT_ATTRIBUTES:
-                return True
+                return not (
+                    node.attr.value == "cleaned_data"
+                    and isinstance(node.value, cst.Name)
+                    and node.value.value in self.model_forms
+                )
             if node.attr.value in REQUEST_DATA and _is_request(node.value):
                 return True
             # ``obj.name`` on a parameter: an attribute of an object the caller
@@ -87,6 +108,8 @@ class OutsideValues:
             if isinstance(func, cst.Attribute):
                 if func.attr.value in SHAPED_CALLS or _is_queryset(func.value):
                     return False
+                if func.attr.value == "save" and _is_super(func.value):
+                    return False  # a ModelForm's validated instance, a stored row
                 if self.is_outside(func.value):
                     return True
             elif isinstance(func, cst.Name) and func.value in SHAPED_CALLS:
@@ -137,6 +160,10 @@ class OutsideValues:
             elif self.is_outside(arg.value):
                 found.add(name.split("__", 1)[0])
         return frozenset(found)
+
+
+def _is_super(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "super"
 
 
 def _is_request(node: cst.BaseExpression) -> bool:
@@ -205,6 +232,20 @@ def _assignments(body: cst.CSTNode) -> Iterable[tuple[list[str], cst.BaseExpress
             if node.func.attr.value in ("update", "append", "extend", "setdefault", "add"):
                 yield list(_names(node.func.value)), node
         stack.extend(node.children)
+
+
+def model_form_resolver(context: FileContext) -> Callable[[cst.BaseExpression], bool]:
+    """Whether a class expression names a ``ModelForm`` (of the project, by its bases)."""
+
+    def is_model_form(node: cst.BaseExpression) -> bool:
+        project = context.project
+        ref = resolve_class(context, node) if project is not None else None
+        return ref is not None and any(
+            isinstance(item, str) and item.rpartition(".")[2] == "ModelForm" and item.startswith("django.")
+            for item in project.ancestry(ref)  # type: ignore[union-attr]
+        )
+
+    return is_model_form
 
 
 def public_function(node: cst.FunctionDef) -> bool:

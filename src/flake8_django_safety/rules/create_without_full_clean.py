@@ -7,6 +7,7 @@ from flake8_django_safety._lazy import cst
 from flake8_django_safety.outside import (
     OutsideValues,
     calls_full_clean,
+    model_form_resolver,
     public_function,
     validated_next,
     without_clean_in_save,
@@ -165,7 +166,11 @@ class CreateWithoutFullClean(SkipsRolledBackWrites, Rule):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         super().visit_FunctionDef(node)
-        self.outside.append(OutsideValues(node, parameters_count=public_function(node)))
+        self.outside.append(
+            OutsideValues(
+                node, parameters_count=public_function(node), is_model_form=model_form_resolver(self.context)
+            )
+        )
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         super().leave_FunctionDef(original_node)

@@ -20,7 +20,12 @@ from flake8_django_safety.orm import (
     SkipsRolledBackWrites,
     resolve_class,
 )
-from flake8_django_safety.outside import OutsideValues, public_function, without_clean_in_save
+from flake8_django_safety.outside import (
+    OutsideValues,
+    model_form_resolver,
+    public_function,
+    without_clean_in_save,
+)
 from flake8_django_safety.prefilter import SourceText
 from flake8_django_safety.rule import FileContext, Fix, Rule, Safety
 from flake8_django_safety.settings import Settings
@@ -250,7 +255,10 @@ class SaveWithoutFullClean(SkipsRolledBackWrites, Rule):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         super().visit_FunctionDef(node)
-        scope = _Scope(values=OutsideValues(node, parameters_count=public_function(node)))
+        values = OutsideValues(
+            node, parameters_count=public_function(node), is_model_form=model_form_resolver(self.context)
+        )
+        scope = _Scope(values=values)
         params = node.params
         for param in (*params.posonly_params, *params.params, *params.kwonly_params):
             if param.annotation is not None:
