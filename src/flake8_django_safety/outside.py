@@ -4,7 +4,8 @@ A model hook can reject only what the code was given: a literal, a setting, a
 field of another row or an attribute of an object the caller passed in is
 valid by construction or valid as stored. What counts as *outside* is request
 data (``request.POST``, ``request.data``...), a form's ``cleaned_data``, a
-serializer's ``validated_data`` / ``initial_data``, and the parameters of a
+serializer's ``validated_data`` / ``initial_data``, what a file holds
+(``handle.read()``, ``json.load()``), and the parameters of a
 public function (not one whose name starts with ``_``: a private helper is
 called by its own class or module, with its values). Through locals, subscripts,
 calls, operators and containers; not through a queryset (rows it returns are
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from flake8_django_safety._lazy import cst
 
-from flake8_django_safety.orm import resolve_class
+from flake8_django_safety.orm import is_model_serializer_base, resolve_class
 
 if TYPE_CHECKING:
     from flake8_django_safety.project import ClassRef, ProjectIndex
@@ -105,6 +106,8 @@ class OutsideValues:
             return self.is_outside(node.value)
         if isinstance(node, cst.Call):
             func = node.func
+            if _reads_file(func):
+                return True
             if isinstance(func, cst.Attribute):
                 if func.attr.value in SHAPED_CALLS or _is_queryset(func.value):
                     return False
@@ -119,7 +122,9 @@ class OutsideValues:
             return self.is_outside(node.expression)
         if isinstance(node, (cst.BinaryOperation, cst.BooleanOperation, cst.Comparison)):
             return any(self.is_outside(child) for child in _expressions(node))
-        if isinstance(node, (cst.UnaryOperation, cst.IfExp, cst.FormattedString, cst.ConcatenatedString)):
+        if isinstance(node, cst.IfExp):  # the test only picks one of the values
+            return self.is_outside(node.body) or self.is_outside(node.orelse)
+        if isinstance(node, (cst.UnaryOperation, cst.FormattedString, cst.ConcatenatedString)):
             return any(self.is_outside(child) for child in _expressions(node))
         if isinstance(node, (cst.Tuple, cst.List, cst.Set)):
             return any(self.is_outside(element.value) for element in node.elements)
@@ -160,6 +165,24 @@ class OutsideValues:
             elif self.is_outside(arg.value):
                 found.add(name.split("__", 1)[0])
         return frozenset(found)
+
+
+#: ``handle.read()``, ``path.read_text()``: what a file holds.
+FILE_READS = frozenset({"read", "readlines", "read_text", "read_bytes"})
+#: ``json.load(handle)``, ``yaml.safe_load(handle)``.
+_LOADERS = frozenset({"json", "yaml", "tomllib", "toml"})
+
+
+def _reads_file(func: cst.BaseExpression) -> bool:
+    if not isinstance(func, cst.Attribute):
+        return False
+    if func.attr.value in FILE_READS:
+        return True
+    return (
+        func.attr.value in ("load", "safe_load", "full_load")
+        and isinstance(func.value, cst.Name)
+        and func.value.value in _LOADERS
+    )
 
 
 def _is_super(node: cst.BaseExpression) -> bool:
@@ -344,3 +367,15 @@ def _validates_name(
         and value.func.value.value == name
         and validates(call, value.func.attr.value)
     )
+
+
+def generic_model_serializer(context: FileContext, node: cst.ClassDef) -> bool:
+    """``class S(serializers.ModelSerializer[Language])``: a ModelSerializer
+    subscripted for type checkers (the index reads names, not subscripts)."""
+    for base in node.bases:
+        value = base.value
+        if isinstance(value, cst.Subscript):
+            qualified = context.imports.qualify(value.value) or ""
+            if is_model_serializer_base(qualified):
+                return True
+    return False

@@ -7,6 +7,7 @@ from flake8_django_safety._lazy import cst
 from flake8_django_safety.outside import (
     OutsideValues,
     calls_full_clean,
+    generic_model_serializer,
     model_form_resolver,
     public_function,
     validated_next,
@@ -159,6 +160,7 @@ class CreateWithoutFullClean(SkipsRolledBackWrites, Rule):
         #: Calls that are a whole statement: ``x = Model.objects.create(...)``.
         self._fixable: dict[int, tuple[cst.SimpleStatementLine, str | None, bool]] = {}
         self.classes: list[str] = []
+        self.generic_serializers: list[bool] = []
         #: Per function: the locals that hold outside values.
         self.outside: list[OutsideValues] = [OutsideValues(None, parameters_count=False)]
         #: ``create()`` calls whose result the function validates next.
@@ -188,9 +190,11 @@ class CreateWithoutFullClean(SkipsRolledBackWrites, Rule):
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.classes.append(node.name.value)
+        self.generic_serializers.append(generic_model_serializer(self.context, node))
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.classes.pop()
+        self.generic_serializers.pop()
 
     @classmethod
     def applies_to_file(cls, filename: str, settings: Settings) -> bool:
@@ -242,7 +246,9 @@ class CreateWithoutFullClean(SkipsRolledBackWrites, Rule):
             return
         # Field validators matter only for the fields this call sets, and a
         # ModelSerializer already ran them on its input.
-        serializer = in_model_serializer(self.context, self.classes)
+        serializer = in_model_serializer(self.context, self.classes) or (
+            bool(self.generic_serializers) and self.generic_serializers[-1]
+        )
         module = project.module(self.context.module_name) if serializer and self.context.module_name else None
         checked = frozenset() if module is None else model_checks_called(project, module, ref)
         if id(node) in self.validated_after:

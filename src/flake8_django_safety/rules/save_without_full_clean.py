@@ -22,6 +22,7 @@ from flake8_django_safety.orm import (
 )
 from flake8_django_safety.outside import (
     OutsideValues,
+    generic_model_serializer,
     model_form_resolver,
     public_function,
     without_clean_in_save,
@@ -204,6 +205,7 @@ class SaveWithoutFullClean(SkipsRolledBackWrites, Rule):
         self.view_models: list[ClassRef | None] = []
         self.statements: dict[int, cst.SimpleStatementLine] = {}
         self.classes: list[str] = []
+        self.generic_serializers: list[bool] = []
 
     @classmethod
     def applies_to_file(cls, filename: str, settings: Settings) -> bool:
@@ -248,10 +250,12 @@ class SaveWithoutFullClean(SkipsRolledBackWrites, Rule):
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.view_models.append(self._class_model(node))
         self.classes.append(node.name.value)
+        self.generic_serializers.append(generic_model_serializer(self.context, node))
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.view_models.pop()
         self.classes.pop()
+        self.generic_serializers.pop()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         super().visit_FunctionDef(node)
@@ -440,7 +444,9 @@ class SaveWithoutFullClean(SkipsRolledBackWrites, Rule):
             outside = set(written) if outside is None else outside & written
         if outside is not None and not outside:
             return
-        serializer = in_model_serializer(self.context, self.classes)
+        serializer = in_model_serializer(self.context, self.classes) or (
+            bool(self.generic_serializers) and self.generic_serializers[-1]
+        )
         hooks = project.validation_hooks(
             ref, None if outside is None else frozenset(outside), field_validators=not serializer
         )
