@@ -66,13 +66,15 @@ class CreateWithoutFullClean(SkipsRolledBackWrites, Rule):
     Deviation from RULES.md: only values from outside count. A field a hook
     reads must be set to request data (`request.POST`, `request.data`, ...),
     a form's `cleaned_data`, a serializer's `validated_data` /
-    `initial_data`, a parameter of a public function (not a `_private`
+    `initial_data`, a file's contents (`.read()`, `json.load()`), a
+    parameter of a public function (not a `_private`
     helper, whose callers are its own code) or a local made from one of
     these (a row the user chose, `value.pk`). Literals, settings, fields of
     other rows (a queryset's results, even when looked up by input),
-    attributes of an object a parameter holds (`source.price`) and digests
-    (`.hexdigest()`) are valid by construction or as stored, and stay
-    silent. A constant that breaks a hook is missed. A row validated right
+    attributes of an object a parameter holds (`source.price`), digests
+    (`.hexdigest()`), a ModelForm's `cleaned_data` and the instance
+    `super().save()` returns (both went through `full_clean()`) are valid
+    by construction or as stored, and stay silent. A constant that breaks a hook is missed. A row validated right
     after it is created (`x.full_clean()`, or a model method that calls it,
     as the next statements of the same block or under `if created:` of a
     `get_or_create()`) is silent too, and so is a `clean()` the model's own

@@ -112,15 +112,17 @@ class SaveWithoutFullClean(SkipsRolledBackWrites, Rule):
     Deviation from RULES.md: only values from outside count. A field a hook
     reads must be set to request data (`request.POST`, `request.data`, ...),
     a form's `cleaned_data`, a serializer's `validated_data` /
-    `initial_data`, a parameter of a public function (not a `_private`
+    `initial_data`, a file's contents (`.read()`, `json.load()`), a
+    parameter of a public function (not a `_private`
     helper, whose callers are its own code) or a local made from one of
     these (a row the user chose, `value.pk`), or changed by an augmented
     assignment (`obj.percent += 5`: arithmetic on a stored value can leave
     the range a hook allows). Literals, settings, fields of
     other rows (a queryset's results, even when looked up by input),
-    attributes of an object a parameter holds (`source.price`) and digests
-    (`.hexdigest()`) are valid by construction or as stored, and stay
-    silent. A constant that breaks a hook is missed.
+    attributes of an object a parameter holds (`source.price`), digests
+    (`.hexdigest()`), a ModelForm's `cleaned_data` and the instance
+    `super().save()` returns (both went through `full_clean()`) are valid
+    by construction or as stored, and stay silent. A constant that breaks a hook is missed.
 
     A row loaded from the database (a lookup, iteration, `get_object()`, an
     annotated parameter) is assumed valid as stored: it is reported only when
