@@ -4,11 +4,19 @@ import re
 
 from flake8_django_safety._lazy import cst
 
+from flake8_django_safety.outside import (
+    OutsideValues,
+    calls_full_clean,
+    generic_model_serializer,
+    model_form_resolver,
+    public_function,
+    validated_next,
+    without_clean_in_save,
+)
 from flake8_django_safety.prefilter import SourceText
 from flake8_django_safety.orm import (
     PAIR_READS,
     describe_hooks,
-    fields_set_by,
     in_model_serializer,
     model_checks_called,
     model_of_queryset,
@@ -45,12 +53,32 @@ class CreateWithoutFullClean(SkipsRolledBackWrites, Rule):
     database stores values the rest of the code assumes cannot exist.
 
     ## Known problems
-    Off by default: on 19 real projects (pretix, netbox, django-oscar,
-    django-allauth, django-cms, wagtail, ...) 6 of 8 reports (75%, three of
-    them narrow) were true positives; the others copied values from an
-    instance a form had validated with the same check, or wrote a count whose
-    only check repeats its field's own range (docs/precision.md).
-    Enable it with `--extend-select=DJS202`.
+    Off by default. On 50 real code bases (the 19 projects of the earlier
+    audits, 15 more libraries and 16 Django applications such as nautobot,
+    weblate and pretalx) 12 of its 16 reports (75%, eight of them narrow)
+    are true positives (docs/precision.md, third iteration); the earlier
+    definition had 14 of 56: most false reports were demo-data commands,
+    test helpers and services creating rows from literals, settings or other
+    rows. The four left write a count whose only check repeats its field's
+    own range, a slug built from a loop counter, and `**dict` values of
+    which only some come from input. Enable it with `--extend-select=DJS202`.
+
+    Deviation from RULES.md: only values from outside count. A field a hook
+    reads must be set to request data (`request.POST`, `request.data`, ...),
+    a form's `cleaned_data`, a serializer's `validated_data` /
+    `initial_data`, a file's contents (`.read()`, `json.load()`), a
+    parameter of a public function (not a `_private`
+    helper, whose callers are its own code) or a local made from one of
+    these (a row the user chose, `value.pk`). Literals, settings, fields of
+    other rows (a queryset's results, even when looked up by input),
+    attributes of an object a parameter holds (`source.price`), digests
+    (`.hexdigest()`), a ModelForm's `cleaned_data` and the instance
+    `super().save()` returns (both went through `full_clean()`) are valid
+    by construction or as stored, and stay silent. A constant that breaks a hook is missed. A row validated right
+    after it is created (`x.full_clean()`, or a model method that calls it,
+    as the next statements of the same block or under `if created:` of a
+    `get_or_create()`) is silent too, and so is a `clean()` the model's own
+    `save()` calls.
 
     Only the hooks that read a field the call sets count (a field's
     `validators=` for that field; `clean()` by the fields it reads). Inside a
@@ -137,12 +165,41 @@ class CreateWithoutFullClean(SkipsRolledBackWrites, Rule):
         #: Calls that are a whole statement: ``x = Model.objects.create(...)``.
         self._fixable: dict[int, tuple[cst.SimpleStatementLine, str | None, bool]] = {}
         self.classes: list[str] = []
+        self.generic_serializers: list[bool] = []
+        #: Per function: the locals that hold outside values.
+        self.outside: list[OutsideValues] = [OutsideValues(None, parameters_count=False)]
+        #: ``create()`` calls whose result the function validates next.
+        self.validated_after: set[int] = set()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        super().visit_FunctionDef(node)
+        self.outside.append(
+            OutsideValues(
+                node, parameters_count=public_function(node), is_model_form=model_form_resolver(self.context)
+            )
+        )
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        super().leave_FunctionDef(original_node)
+        self.outside.pop()
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self.validated_after |= validated_next(node.body, self._validates)
+
+    def _validates(self, call: cst.Call, method: str) -> bool:
+        """``x.method()`` on the row ``call`` created runs ``full_clean()``."""
+        found = model_of_queryset(call.func.value) if isinstance(call.func, cst.Attribute) else None
+        ref = None if found is None else resolve_class(self.context, found[0])
+        project = self.context.project
+        return ref is not None and project is not None and calls_full_clean(project, ref, method)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.classes.append(node.name.value)
+        self.generic_serializers.append(generic_model_serializer(self.context, node))
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.classes.pop()
+        self.generic_serializers.pop()
 
     @classmethod
     def applies_to_file(cls, filename: str, settings: Settings) -> bool:
@@ -194,10 +251,20 @@ class CreateWithoutFullClean(SkipsRolledBackWrites, Rule):
             return
         # Field validators matter only for the fields this call sets, and a
         # ModelSerializer already ran them on its input.
-        serializer = in_model_serializer(self.context, self.classes)
+        serializer = in_model_serializer(self.context, self.classes) or (
+            bool(self.generic_serializers) and self.generic_serializers[-1]
+        )
         module = project.module(self.context.module_name) if serializer and self.context.module_name else None
         checked = frozenset() if module is None else model_checks_called(project, module, ref)
-        hooks = project.validation_hooks(ref, fields_set_by(node), field_validators=not serializer, checked=checked)
+        if id(node) in self.validated_after:
+            return
+        # Only values from outside (input, a public function's parameters) can
+        # be what a hook rejects: literals, settings and other rows are valid.
+        fields = self.outside[-1].fields(node)
+        if fields is not None and not fields:
+            return
+        hooks = project.validation_hooks(ref, fields, field_validators=not serializer, checked=checked)
+        hooks = without_clean_in_save(project, ref, hooks)
         if not hooks:
             return
         model = self.context.code_for(model_expr)
