@@ -331,6 +331,8 @@ def _loaded_locked(site: _Site, function: _Function, binding: ast.AST, load: ast
         return False
     if "select_for_update" in methods:
         return True
+    if not methods and isinstance(root, ast.Name) and _local_locks(function, root.id, binding):
+        return True
     for node in ast.walk(scope):
         lock = _evaluated_lock(node)
         if lock is None or not _position(node) < _position(binding):
@@ -338,6 +340,37 @@ def _loaded_locked(site: _Site, function: _Function, binding: ast.AST, load: ast
         if ast.dump(_chain(lock)[1]) == ast.dump(root):
             return True
     return False
+
+
+def _local_locks(function: _Function, name: str, before: ast.AST) -> bool:
+    """Every binding of local ``name`` before ``before`` is a locking queryset, or
+    refines one (``qs = qs.filter(...)``, ``qs = qs[:limit]``): ``qs =
+    Model.objects.select_for_update(); ...; for row in qs:``."""
+    fresh = False
+    for node in ast.walk(function):
+        if not _before(node, before):
+            continue
+        if isinstance(node, (ast.AugAssign, ast.NamedExpr, ast.For, ast.AsyncFor, ast.With, ast.AsyncWith)):
+            targets = [node.target] if hasattr(node, "target") else [item.optional_vars for item in node.items]
+            if any(target is not None and name in {n.id for n in ast.walk(target) if isinstance(n, ast.Name)} for target in targets):
+                return False
+            continue
+        if not isinstance(node, ast.Assign) or not any(
+            name in {n.id for n in ast.walk(target) if isinstance(n, ast.Name)} for target in node.targets
+        ):
+            continue
+        if len(node.targets) != 1 or not _names(node.targets[0], name):
+            return False  # unpacked or chained: not followed
+        value = node.value
+        while isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Slice):
+            value = value.value
+        methods, root = _chain(value)
+        if isinstance(root, ast.Name) and root.id == name:
+            continue  # refines the queryset the name already holds
+        if "select_for_update" not in methods:
+            return False
+        fresh = True
+    return fresh
 
 
 def _row_source(value: ast.expr, *, pair: bool) -> ast.expr | None:

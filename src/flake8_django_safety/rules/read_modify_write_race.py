@@ -130,8 +130,10 @@ class ReadModifyWriteRace(Rule):
     project's calls of that method or function (test modules left out; a call
     whose arguments do not fit the parameters belongs to another function of
     that name) and stays silent when every call hands in a row loaded by a
-    `select_for_update()` queryset, or from the same manager or relation after
-    such a queryset was evaluated, inside the caller's `atomic()` block;
+    `select_for_update()` queryset (also through a local every binding of which
+    locks or refines one: `qs = qs.filter(...)`, `qs = qs[:n]`), or from the
+    same manager or relation after such a queryset was evaluated, inside the
+    caller's `atomic()` block;
     callers that pass on their own parameter or `self` are followed up to four
     calls up. A row loaded *before* the lock is still reported: the lock does
     not refresh it. It is also silent when the change sits under

@@ -38,7 +38,10 @@ class SelectForUpdateOutsideAtomic(LockTracker):
     so does the block of a project context manager that opens `atomic()`. A
     function nested inside a block does not inherit it (it may run after the
     block has ended). A lock taken under an `if` whose test also opens the
-    block (`if self.is_atomic: with atomic(): ...`) counts as covered. Methods
+    block elsewhere (`if self.is_atomic: with atomic(): ...` in `dispatch()`,
+    `if self.is_atomic: qs = qs.select_for_update()` in a helper) counts as
+    covered; in the `if` that opens the block itself, a lock taken before the
+    block is reported. Methods
     of a class-based view other than its handlers are helpers, not entry
     points, even when they take `request`. A queryset returned or
     yielded unevaluated is not reported where it is built: its caller decides.
