@@ -411,7 +411,11 @@ def _collect_sites(
 ) -> None:
     for child in ast.iter_child_nodes(node):
         if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            _collect_sites(child, child.name, False, sites)  # a nested function does not inherit the block
+            # A nested function does not inherit the block; a function under
+            # ``@atomic`` makes every call in its body a call in a block (even
+            # when another function of the same name, in another class, is not).
+            covered = "atomic" in decorator_names(child) or _asserts_atomic(child)
+            _collect_sites(child, child.name, covered, sites)
             continue
         block = in_block
         if opens_atomic_block(child):
