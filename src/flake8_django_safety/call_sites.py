@@ -282,6 +282,8 @@ def _locked_at(project: ProjectIndex, settings: Settings, site: _Site, expressio
         isinstance(expression, ast.Name) and owner is not None and positional[:1] == [expression.id]
         and signature.owner is not None
     ):
+        if isinstance(expression, ast.Name) and _while_adding(site, function, expression.id):
+            return True
         return _receivers_locked(project, settings, signature, None, depth + 1)
     if not isinstance(expression, ast.Name):
         return False
@@ -326,11 +328,13 @@ def _loaded_locked(site: _Site, function: _Function, binding: ast.AST, load: ast
     methods, root = _chain(load)
     if not set(methods) <= QUERYSET_METHODS:
         return False
+    if "select_for_update" in methods:
+        # Locked; outside a transaction that lock is DJS301's report, and
+        # fixing it is what makes this update safe.
+        return True
     scope = _atomic_scope(site.tree, binding, function)
     if scope is None or not _inside(site.tree, call, scope):
         return False
-    if "select_for_update" in methods:
-        return True
     if not methods and isinstance(root, ast.Name) and _local_locks(function, root.id, binding):
         return True
     for node in ast.walk(scope):
@@ -340,6 +344,38 @@ def _loaded_locked(site: _Site, function: _Function, binding: ast.AST, load: ast
         if ast.dump(_chain(lock)[1]) == ast.dump(root):
             return True
     return False
+
+
+def _while_adding(site: _Site, function: _Function, name: str) -> bool:
+    """``self.method()`` in the model's own ``save()`` under ``if self._state.adding:``
+    (or a local bound to it): the row was inserted by this very save, in its
+    transaction, and no other execution can have read it yet."""
+    if function.name not in ("save", "asave"):
+        return False
+    flags = {
+        target.id
+        for node in ast.walk(function)
+        if isinstance(node, ast.Assign) and _is_adding(node.value, name)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    current = site.tree.parents.get(id(site.call))
+    while current is not None and current is not function:
+        if isinstance(current, ast.If) and (
+            _is_adding(current.test, name) or (isinstance(current.test, ast.Name) and current.test.id in flags)
+        ) and any(_inside(site.tree, site.call, statement) for statement in current.body):
+            return True
+        current = site.tree.parents.get(id(current))
+    return False
+
+
+def _is_adding(node: ast.expr, name: str) -> bool:
+    """``self._state.adding``."""
+    return (
+        isinstance(node, ast.Attribute) and node.attr == "adding"
+        and isinstance(node.value, ast.Attribute) and node.value.attr == "_state"
+        and isinstance(node.value.value, ast.Name) and node.value.value.id == name
+    )  # fmt: skip
 
 
 def _local_locks(function: _Function, name: str, before: ast.AST) -> bool:

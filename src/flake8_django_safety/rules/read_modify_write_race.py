@@ -118,7 +118,9 @@ class ReadModifyWriteRace(Rule):
     are not arithmetic (string building with `+=` included), fields the
     function itself set earlier (`obj.f = 0` ... `obj.f += n`), dates moved
     by a `timedelta()`, fields the model declares as a `DateField`,
-    `DateTimeField`, `TimeField` or `DurationField`, copies saved as a new
+    `DateTimeField`, `TimeField` or `DurationField`, or as a field that holds
+    no number (`ArrayField`, `JSONField`, `CharField`, `TextField`, ...: `+=`
+    builds a value there, and `F()` arithmetic does not apply), copies saved as a new
     row (`obj.pk = None`), progress counters (a row read before a loop whose
     field the loop bumps and saves on every pass), objects reached through
     `self` in a model method (`self.request.hits += 1`: usually created by
@@ -466,7 +468,8 @@ class ReadModifyWriteRace(Rule):
         return False
 
     def _time_field(self, change: _Change, frame: _Frame, project: ProjectIndex) -> bool:
-        """The field is a date, time or duration of the receiver's model: moving it counts nothing."""
+        """The field is a date, time or duration of the receiver's model (moving it
+        counts nothing), or holds no number (``+=`` builds a value)."""
         ref = None
         if change.receiver == "self" and frame.owner is not None and self.context.module_name:
             ref = project.resolve_class(f"{self.context.module_name}.{frame.owner.name.value}")
@@ -478,7 +481,7 @@ class ReadModifyWriteRace(Rule):
             if not isinstance(item, str):
                 for facts in item.facts.fields:
                     if facts.name == change.field:
-                        return facts.field_class.rpartition(".")[2] in _TIME_FIELDS
+                        return facts.field_class.rpartition(".")[2] in _TIME_FIELDS | _NOT_NUMBERS
         return False
 
     def _signature(self, frame: _Frame, project: ProjectIndex) -> Signature | None:
@@ -597,6 +600,13 @@ def _parenthesised(node: libcst.BaseExpression) -> libcst.BaseExpression:
 
 #: Model fields whose arithmetic moves a moment or a span, not a count.
 _TIME_FIELDS = frozenset({"DateField", "DateTimeField", "TimeField", "DurationField"})
+#: Model fields whose ``+=`` builds a value instead of counting: the suggested
+#: ``F("f") + ...`` is no arithmetic the database does on them (PostgreSQL has
+#: no ``+`` for arrays or text).
+_NOT_NUMBERS = frozenset({
+    "ArrayField", "JSONField", "HStoreField", "CharField", "TextField", "SlugField",
+    "EmailField", "URLField", "BinaryField",
+})  # fmt: skip
 
 
 def _literally_off(node: libcst.BaseExpression) -> bool:
